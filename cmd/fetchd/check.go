@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+
+	"fetchd/internal/config"
+)
+
+// newFlagSet returns a flag set for a subcommand with the shared -c flag.
+func newFlagSet(name string, stderr io.Writer, configPath *string) *flag.FlagSet {
+	fs := flag.NewFlagSet("fetchd "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(configPath, "c", "", "configuration `file` (default: "+config.DefaultPath()+")")
+	fs.StringVar(configPath, "config", "", "same as -c")
+	return fs
+}
+
+// loadConfig loads the configuration and reports every problem on stderr.
+func loadConfig(path string, stderr io.Writer) (*config.Config, bool) {
+	if path == "" {
+		path = config.DefaultPath()
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "fetchd: %v\n", err)
+		return nil, false
+	}
+	return cfg, true
+}
+
+func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	var path string
+	fs := newFlagSet("check", stderr, &path)
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "fetchd check: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	cfg, ok := loadConfig(path, stderr)
+	if !ok {
+		return exitUsage
+	}
+	fmt.Fprintf(stdout, "%s: ok, %d account(s), state in %s\n", cfg.Path, len(cfg.Accounts), cfg.State)
+	for _, a := range cfg.Accounts {
+		fmt.Fprintf(stdout, "  %s\n", a.Describe())
+	}
+	return exitOK
+}

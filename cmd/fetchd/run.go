@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime/debug"
+)
+
+// Exit statuses, as the README documents them.
+const (
+	exitOK          = 0
+	exitFailed      = 1 // some account failed
+	exitUsage       = 2 // bad config or usage
+	exitStateLocked = 3 // the state store cannot be opened
+)
+
+const usage = `fetchd retrieves mail from POP3 accounts and delivers it durably.
+
+Usage:
+  fetchd once [-c FILE] [ACCOUNT...]   poll each account (or those named) once
+  fetchd check [-c FILE]               validate the configuration and list the accounts
+  fetchd --version                     print the version
+
+The configuration defaults to $XDG_CONFIG_HOME/fetchd/config.toml, then
+/etc/fetchd/config.toml. Exit status: 0 ok, 1 an account failed, 2 bad
+configuration or usage, 3 the state store cannot be opened.
+`
+
+// version is set at build time with -ldflags "-X main.version=…"; otherwise
+// it comes from the module's build information.
+var version = ""
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+// run is main without the process: it returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "once":
+		return runOnce(ctx, args[1:], stdout, stderr)
+	case "check":
+		return runCheck(ctx, args[1:], stdout, stderr)
+	case "--version", "-version", "version":
+		fmt.Fprintf(stdout, "fetchd %s\n", versionString())
+		return exitOK
+	case "-h", "--help", "-help", "help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "fetchd: unknown command %q\n\n%s", args[0], usage)
+		return exitUsage
+	}
+}

@@ -1,0 +1,216 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+)
+
+// Accounts: decoding [defaults] and each [[account]], merging the two, and
+// decoding deliver entries.
+
+// inherited is what [defaults] gives accounts.
+type inherited struct {
+	vals       map[string]any  // decoded values
+	bad        map[string]bool // keys set but invalid (already reported)
+	deliver    []Deliver       // valid [[defaults.deliver]] entries
+	hasDeliver bool            // [[defaults.deliver]] has entries, valid or not
+}
+
+func (d *decoder) defaults(raw any) *inherited {
+	inh := &inherited{vals: map[string]any{}, bad: map[string]bool{}}
+	if raw == nil {
+		return inh
+	}
+	w := where{section: keyDefaults, inst: keyDefaults, path: keyDefaults}
+	m, ok := raw.(map[string]any)
+	if !ok {
+		d.add(w, "", "must be a single table: write [defaults], not [[defaults]]")
+		return inh
+	}
+	inh.vals, inh.bad = decodeTable(d, w, accountFields, m, []string{keyDeliver}, hintAccount)
+	if rd, ok := m[keyDeliver]; ok {
+		var n int
+		inh.deliver, n = d.delivers(w, rd)
+		inh.hasDeliver = n > 0
+	}
+	return inh
+}
+
+func (d *decoder) accounts(raw any, inh *inherited) []*Account {
+	tables, ok := asTables(raw)
+	if raw != nil && !ok {
+		d.add(where{}, keyAccount, "must be an array of tables: write [[account]], not [account]")
+		return nil
+	}
+	if len(tables) == 0 {
+		d.problems = append(d.problems, &Problem{File: d.file,
+			Msg: "no accounts: add an [[account]] table with name, server, user, a password source and an [[account.deliver]] target"})
+		return nil
+	}
+	var out []*Account
+	names := map[string]int{} // name → index of the account that has it
+	for i, t := range tables {
+		id := "#" + strconv.Itoa(i+1)
+		if n, ok := t["name"].(string); ok && n != "" && len(n) <= 64 {
+			id = n
+		}
+		w := where{account: id, inst: keyAccount + "#" + strconv.Itoa(i), path: keyAccount}
+		a := d.account(w, t, inh)
+		if a.Name != "" {
+			if j, dup := names[a.Name]; dup {
+				prev := "account #" + strconv.Itoa(j+1)
+				if l := d.pos.line(keyAccount+"#"+strconv.Itoa(j), "name"); l > 0 {
+					prev += " (line " + strconv.Itoa(l) + ")"
+				}
+				d.add(w, "name", fmt.Sprintf("%s is already the name of %s: names must be unique", quote(a.Name), prev))
+			} else {
+				names[a.Name] = i
+			}
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// account decodes one [[account]] table, merges it with [defaults], fills
+// in built-in defaults and validates the result.
+func (d *decoder) account(w where, t map[string]any, inh *inherited) *Account {
+	own, bad := decodeTable(d, w, accountFields, t, []string{keyDeliver}, hintAccount)
+	vals, present := inherit(own, bad, inh)
+	a := &Account{}
+	apply(a, accountFields, vals)
+
+	hasDeliver := inh.hasDeliver
+	a.Deliver = slices.Clone(inh.deliver)
+	if rd, ok := t[keyDeliver]; ok {
+		var n int
+		a.Deliver, n = d.delivers(w, rd)
+		hasDeliver = n > 0
+	}
+
+	if a.TLS == "" {
+		a.TLS = DefaultTLS
+	}
+	if a.Auth == "" {
+		a.Auth = DefaultAuth
+	}
+	if !present["timeout"] {
+		a.Timeout = DefaultTimeout
+	}
+	if !present["port"] {
+		a.Port = PortPlain
+		if a.TLS == "implicit" {
+			a.Port = PortImplicitTLS
+		}
+	}
+	d.validateAccount(w, a, present, hasDeliver)
+	return a
+}
+
+// inherit merges an account's own values with [defaults]: each key the
+// account does not set comes from [defaults], except that keys of a group
+// (the password sources) come from [defaults] only if the account sets
+// none of the group. present holds every key set for the account, valid or
+// not, so that a key whose bad value was already reported is not also
+// reported as missing.
+func inherit(own map[string]any, ownBad map[string]bool, inh *inherited) (vals map[string]any, present map[string]bool) {
+	vals, present = map[string]any{}, map[string]bool{}
+	ownGroups := map[string]bool{}
+	for _, f := range accountFields {
+		if _, ok := own[f.key]; (ok || ownBad[f.key]) && f.group != "" {
+			ownGroups[f.group] = true
+		}
+	}
+	for _, f := range accountFields {
+		if v, ok := own[f.key]; ok {
+			vals[f.key], present[f.key] = v, true
+			continue
+		}
+		if ownBad[f.key] {
+			present[f.key] = true
+			continue
+		}
+		if f.group != "" && ownGroups[f.group] {
+			continue
+		}
+		if v, ok := inh.vals[f.key]; ok {
+			vals[f.key], present[f.key] = v, true
+		} else if inh.bad[f.key] {
+			present[f.key] = true
+		}
+	}
+	return vals, present
+}
+
+// delivers decodes the deliver entries of an account or of [defaults]. It
+// returns the valid entries and how many entries there were.
+func (d *decoder) delivers(w where, raw any) ([]Deliver, int) {
+	header := "[[" + w.path + ".deliver]]"
+	tables, ok := asTables(raw)
+	if !ok {
+		d.add(w, keyDeliver, "must be an array of tables: write "+header+` with maildir = "…" under it`)
+		return nil, 0
+	}
+	var out []Deliver
+	for i, t := range tables {
+		ew := w
+		ew.inst = w.inst + ".deliver#" + strconv.Itoa(i)
+		ew.path = w.path + ".deliver"
+		ew.entry = "deliver #" + strconv.Itoa(i+1)
+		before := len(d.problems)
+		vals, bad := decodeTable(d, ew, deliverFields, t, nil, hintDeliver)
+		var targets []string
+		for _, f := range deliverFields {
+			if _, ok := vals[f.key]; (ok || bad[f.key]) && f.target {
+				targets = append(targets, f.key)
+			}
+		}
+		switch {
+		case len(targets) == 0:
+			d.add(ew, "", `no target: set maildir = "~/Maildir" (or another target) in this `+header+" table")
+		case len(targets) > 1:
+			d.add(ew, targets[1], "this entry already has "+targets[0]+": one target per entry; add another "+header+" table for the second")
+		}
+		if len(d.problems) == before {
+			var dv Deliver
+			apply(&dv, deliverFields, vals)
+			out = append(out, dv)
+		}
+	}
+	return out, len(tables)
+}
+
+func hintTop(key string) string {
+	switch {
+	case key == keyDeliver || hasKey(deliverFields, key):
+		return "delivery targets go in an [[account.deliver]] or [[defaults.deliver]] table"
+	case hasKey(accountFields, key):
+		return "account keys go in an [[account]] table, or in [defaults] for every account"
+	}
+	return ""
+}
+
+func hintAccount(key string) string {
+	switch {
+	case hasKey(configFields, key):
+		return "top-level keys must come before the first table"
+	case hasKey(deliverFields, key):
+		return "delivery targets go in an [[account.deliver]] table, after the account's own keys"
+	}
+	return ""
+}
+
+func hintDeliver(key string) string {
+	switch {
+	case hasKey(accountFields, key):
+		return "keys after a deliver table header belong to that deliver entry: move account keys above the account's first deliver table"
+	case hasKey(configFields, key):
+		return "top-level keys must come before the first table"
+	}
+	return ""
+}
+
+func hasKey[T any](fields []field[T], key string) bool {
+	return slices.ContainsFunc(fields, func(f field[T]) bool { return f.key == key })
+}

@@ -1,0 +1,140 @@
+// Package config loads fetchd's TOML configuration file: it decodes the file
+// against a schema (schema.go), fills in defaults, lets every account inherit
+// what it does not set from [defaults], and validates the result.
+//
+// Every problem in a file is reported at once, as an *Errors listing each
+// problem with its file, line (when known), account and key, so one run of
+// `fetchd check` shows everything that needs fixing. Unknown keys are errors,
+// with a suggestion when the key looks like a typo of a known one.
+//
+// Secrets are resolved lazily by Account.Secret, never while loading, and are
+// never part of Describe or String.
+package config
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is a loaded, validated configuration file.
+type Config struct {
+	Path      string // the file it was loaded from
+	State     string // bbolt path: default DefaultStatePath(), "~/" expanded
+	LogLevel  string // "trace" | "debug" | "info" (default) | "warn" | "error"
+	LogFormat string // "auto" (default) | "console" | "json"
+	Accounts  []*Account
+}
+
+// Account returns the account with the given name, or nil.
+func (c *Config) Account(name string) *Account {
+	for _, a := range c.Accounts {
+		if a.Name == name {
+			return a
+		}
+	}
+	return nil
+}
+
+// Account is one POP3 mailbox, merged with [defaults] and validated.
+type Account struct {
+	Name            string // unique, [A-Za-z0-9._-]+
+	Server          string // host name or IP address, no port
+	Port            int    // default 995 with implicit TLS, 110 otherwise
+	TLS             string // "implicit" (default) | "starttls" | "none"
+	AllowInsecure   bool   // credentials may cross the network in cleartext
+	User            string
+	Password        string   // inline secret; never printed by Describe or String
+	PasswordFile    string   // absolute path, "~/" expanded
+	PasswordCommand []string // argv, run without a shell
+	Auth            string   // "auto" (default) | "user" | "apop"
+	Keep            bool     // keep messages on the server after delivery
+	Timeout         time.Duration
+	MaxMessageSize  int64 // bytes; 0 = no limit
+	Deliver         []Deliver
+}
+
+// Built-in defaults, applied after [defaults] for keys nobody set.
+const (
+	DefaultTimeout  = 60 * time.Second
+	DefaultTLS      = "implicit"
+	DefaultAuth     = "auto"
+	DefaultLogLevel = "info"
+	DefaultLogFmt   = "auto"
+	PortImplicitTLS = 995
+	PortPlain       = 110 // also the STARTTLS port
+)
+
+// Addr is the account's server address in host:port form, as net.Dial wants it
+// (IPv6 literals are bracketed).
+func (a *Account) Addr() string {
+	return net.JoinHostPort(a.Server, strconv.Itoa(a.Port))
+}
+
+// Describe is a one-line summary for `fetchd check`, for example
+//
+//	work: me@example.com at pop.example.com:995 (implicit TLS, auth auto, delete after delivery) → maildir /home/u/Mail/work
+//
+// It never includes a secret.
+func (a *Account) Describe() string {
+	var tls string
+	switch a.TLS {
+	case "implicit":
+		tls = "implicit TLS"
+	case "starttls":
+		tls = "STARTTLS"
+	case "none":
+		tls = "no TLS"
+	default:
+		tls = "tls " + a.TLS
+	}
+	keep := "delete after delivery"
+	if a.Keep {
+		keep = "keep on server"
+	}
+	targets := make([]string, len(a.Deliver))
+	for i, d := range a.Deliver {
+		targets[i] = d.Kind() + " " + d.Target()
+	}
+	return fmt.Sprintf("%s: %s at %s (%s, auth %s, %s) → %s",
+		a.Name, a.User, a.Addr(), tls, a.Auth, keep, strings.Join(targets, ", "))
+}
+
+// String is Describe. It has a value receiver so that printing an Account or
+// an *Account with %v or %+v never shows the inline password.
+func (a Account) String() string { return a.Describe() }
+
+// GoString keeps %#v from printing the inline password.
+func (a Account) GoString() string { return "config.Account{" + a.Describe() + "}" }
+
+// Deliver is one delivery target of an account. Exactly one target field is
+// set; the schema (deliverFields) says which fields are targets.
+type Deliver struct {
+	Maildir string // absolute path, "~/" expanded
+}
+
+// Kind is the target's kind, the TOML key that names it: "maildir".
+func (d Deliver) Kind() string {
+	k, _ := d.target()
+	return k
+}
+
+// Target is the target itself: for a maildir, its path.
+func (d Deliver) Target() string {
+	_, t := d.target()
+	return t
+}
+
+func (d Deliver) target() (kind, target string) {
+	for _, f := range deliverFields {
+		if !f.target {
+			continue
+		}
+		if s, ok := f.ptr(&d).(*string); ok && *s != "" {
+			return f.key, *s
+		}
+	}
+	return "", ""
+}

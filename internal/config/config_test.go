@@ -1,0 +1,495 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// baseAccount is a valid account; tests override or delete ("-") its keys.
+var baseAccount = map[string]string{
+	"name":          `"work"`,
+	"server":        `"pop.example.com"`,
+	"user":          `"me@example.com"`,
+	"password_file": `"/etc/fetchd/work.pass"`,
+}
+
+// accountTOML renders one [[account]] table from baseAccount with over
+// applied, followed by a deliver entry unless noDeliver.
+func accountTOML(over map[string]string, noDeliver bool) string {
+	keys := maps.Clone(baseAccount)
+	for k, v := range over {
+		if v == "-" {
+			delete(keys, k)
+		} else {
+			keys[k] = v
+		}
+	}
+	var b strings.Builder
+	b.WriteString("[[account]]\n")
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		fmt.Fprintf(&b, "%s = %s\n", k, keys[k])
+	}
+	if !noDeliver {
+		b.WriteString("[[account.deliver]]\nmaildir = \"/var/mail/work\"\n")
+	}
+	return b.String()
+}
+
+// setHome points $HOME and the XDG variables at a temporary directory so
+// "~" expansion and default paths are predictable.
+func setHome(t *testing.T) string {
+	t.Helper()
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CONFIG_HOME", "")
+	t.Setenv("XDG_STATE_HOME", "")
+	t.Setenv("STATE_DIRECTORY", "")
+	return home
+}
+
+func mustParse(t *testing.T, data string) *Config {
+	t.Helper()
+	cfg, err := Parse("config.toml", []byte(data))
+	if err != nil {
+		t.Fatalf("Parse: unexpected error:\n%v\ninput:\n%s", err, data)
+	}
+	return cfg
+}
+
+func mustFail(t *testing.T, data string, wants ...string) *Errors {
+	t.Helper()
+	_, err := Parse("config.toml", []byte(data))
+	if err == nil {
+		t.Fatalf("Parse: no error, want %q\ninput:\n%s", wants, data)
+	}
+	var errs *Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("Parse: error is %T, want *Errors: %v", err, err)
+	}
+	for _, w := range wants {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not contain %q:\n%v\ninput:\n%s", w, err, data)
+		}
+	}
+	return errs
+}
+
+func TestParse_AccountKeys(t *testing.T) {
+	home := setHome(t)
+	tests := []struct {
+		name  string
+		over  map[string]string
+		want  string              // substring of the error; "" = valid
+		check func(*Account) bool // for valid configs
+	}{
+		{"name ok", nil, "", func(a *Account) bool { return a.Name == "work" }},
+		{"name dots dashes", map[string]string{"name": `"a.b_c-1"`}, "", func(a *Account) bool { return a.Name == "a.b_c-1" }},
+		{"name space", map[string]string{"name": `"my work"`}, `account "my work": name: must only use letters`, nil},
+		{"name empty", map[string]string{"name": `""`}, "account #1: name: must not be empty", nil},
+		{"name not string", map[string]string{"name": `5`}, "name: must be a string, got the integer 5", nil},
+		{"name missing", map[string]string{"name": "-"}, "account #1: name: required", nil},
+
+		{"server ipv4", map[string]string{"server": `"192.0.2.1"`}, "", func(a *Account) bool { return a.Addr() == "192.0.2.1:995" }},
+		{"server ipv6", map[string]string{"server": `"2001:db8::1"`}, "", func(a *Account) bool { return a.Addr() == "[2001:db8::1]:995" }},
+		{"server with port", map[string]string{"server": `"pop.example.com:995"`}, `server: must be a host name without a port: write server = "pop.example.com" and port = 995`, nil},
+		{"server url", map[string]string{"server": `"pop3s://pop.example.com"`}, "server: must be a host name, not a URL", nil},
+		{"server space", map[string]string{"server": `"pop example.com"`}, "server: must not contain spaces", nil},
+		{"server brackets", map[string]string{"server": `"[::1]"`}, "without brackets", nil},
+		{"server empty", map[string]string{"server": `""`}, "server: must not be empty", nil},
+		{"server missing", map[string]string{"server": "-"}, "server: required", nil},
+
+		{"port default implicit", nil, "", func(a *Account) bool { return a.Port == 995 }},
+		{"port default starttls", map[string]string{"tls": `"starttls"`}, "", func(a *Account) bool { return a.Port == 110 }},
+		{"port set", map[string]string{"port": "1995"}, "", func(a *Account) bool { return a.Port == 1995 }},
+		{"port zero", map[string]string{"port": "0"}, "port: must be 1..65535, got 0", nil},
+		{"port too big", map[string]string{"port": "70000"}, `config.toml:4: account "work": port: must be 1..65535, got 70000`, nil},
+		{"port quoted", map[string]string{"port": `"995"`}, `port: must be an integer, got the string "995" (write it without quotes)`, nil},
+		{"port float", map[string]string{"port": `99.5`}, "port: must be an integer, got the number 99.5", nil},
+
+		{"tls default", nil, "", func(a *Account) bool { return a.TLS == "implicit" }},
+		{"tls starttls", map[string]string{"tls": `"starttls"`}, "", func(a *Account) bool { return a.TLS == "starttls" }},
+		{"tls bad", map[string]string{"tls": `"ssl"`}, `tls: must be one of "implicit", "starttls", "none", got "ssl"`, nil},
+		{"tls none refused", map[string]string{"tls": `"none"`}, `tls: "none" sends your password`, nil},
+		{"tls none allowed", map[string]string{"tls": `"none"`, "allow_insecure": "true"}, "", func(a *Account) bool {
+			return a.TLS == "none" && a.AllowInsecure && a.Port == 110
+		}},
+		{"tls none apop still refused", map[string]string{"tls": `"none"`, "auth": `"apop"`}, "set allow_insecure = true", nil},
+		{"allow_insecure quoted", map[string]string{"allow_insecure": `"true"`}, "allow_insecure: must be true or false, got the string \"true\" (write it without quotes)", nil},
+
+		{"user empty", map[string]string{"user": `""`}, "user: must not be empty", nil},
+		{"user newline", map[string]string{"user": `"me\nPASS x"`}, "user: must not contain line breaks", nil},
+		{"user missing", map[string]string{"user": "-"}, "user: required", nil},
+
+		{"password inline", map[string]string{"password_file": "-", "password": `"s3cret"`}, "", func(a *Account) bool { return a.Password == "s3cret" }},
+		{"password empty", map[string]string{"password_file": "-", "password": `""`}, "password: must not be empty", nil},
+		{"password newline", map[string]string{"password_file": "-", "password": `"a\r\nb"`}, "password: must not contain line breaks", nil},
+		{"password two sources", map[string]string{"password": `"s3cret"`}, "password_file: conflicts with password: set exactly one of password, password_file, password_command", nil},
+		{"password three sources", map[string]string{"password": `"x"`, "password_command": `["true"]`}, "password_command: conflicts with password and password_file", nil},
+		{"password none", map[string]string{"password_file": "-"}, `account "work": no password: set password_file`, nil},
+		{"password_file tilde", map[string]string{"password_file": `"~/.config/fetchd/work.pass"`}, "", func(a *Account) bool {
+			return a.PasswordFile == home+"/.config/fetchd/work.pass"
+		}},
+		{"password_file relative", map[string]string{"password_file": `"work.pass"`}, `password_file: must be an absolute path or start with ~/, got "work.pass"`, nil},
+		{"password_file other user", map[string]string{"password_file": `"~bob/work.pass"`}, "password_file: only ~/", nil},
+		{"password_file empty", map[string]string{"password_file": `""`}, "password_file: must not be empty", nil},
+		{"password_command ok", map[string]string{"password_file": "-", "password_command": `["pass", "show", "mail/work"]`}, "", func(a *Account) bool {
+			return slices.Equal(a.PasswordCommand, []string{"pass", "show", "mail/work"})
+		}},
+		{"password_command empty", map[string]string{"password_file": "-", "password_command": `[]`}, "password_command: must name a program", nil},
+		{"password_command empty program", map[string]string{"password_file": "-", "password_command": `[""]`}, "password_command: must name a program", nil},
+		{"password_command string", map[string]string{"password_file": "-", "password_command": `"pass show x"`}, "password_command: must be an array of strings", nil},
+		{"password_command non-string", map[string]string{"password_file": "-", "password_command": `["pass", 1]`}, "password_command: element 2 must be a string, got the integer 1", nil},
+
+		{"auth default", nil, "", func(a *Account) bool { return a.Auth == "auto" }},
+		{"auth apop", map[string]string{"auth": `"apop"`}, "", func(a *Account) bool { return a.Auth == "apop" }},
+		{"auth user", map[string]string{"auth": `"user"`}, "", func(a *Account) bool { return a.Auth == "user" }},
+		{"auth bad", map[string]string{"auth": `"plain"`}, `auth: must be one of "auto", "user", "apop", got "plain"`, nil},
+
+		{"keep default", nil, "", func(a *Account) bool { return !a.Keep }},
+		{"keep true", map[string]string{"keep": "true"}, "", func(a *Account) bool { return a.Keep }},
+		{"keep int", map[string]string{"keep": "1"}, "keep: must be true or false, got the integer 1", nil},
+
+		{"timeout default", nil, "", func(a *Account) bool { return a.Timeout == 60*time.Second }},
+		{"timeout 90s", map[string]string{"timeout": `"90s"`}, "", func(a *Account) bool { return a.Timeout == 90*time.Second }},
+		{"timeout days", map[string]string{"timeout": `"1d12h"`}, "", func(a *Account) bool { return a.Timeout == 36*time.Hour }},
+		{"timeout zero", map[string]string{"timeout": `"0s"`}, "timeout: must be more than zero, got 0s", nil},
+		{"timeout negative", map[string]string{"timeout": `"-5s"`}, "timeout: must be more than zero, got -5s", nil},
+		{"timeout bad", map[string]string{"timeout": `"soon"`}, `timeout: bad duration "soon"`, nil},
+		{"timeout number", map[string]string{"timeout": `60`}, `timeout: must be a duration string with a unit, got the number 60 (write "60s" for seconds)`, nil},
+
+		{"size default", nil, "", func(a *Account) bool { return a.MaxMessageSize == 0 }},
+		{"size MB", map[string]string{"max_message_size": `"50MB"`}, "", func(a *Account) bool { return a.MaxMessageSize == 50_000_000 }},
+		{"size MiB", map[string]string{"max_message_size": `"1MiB"`}, "", func(a *Account) bool { return a.MaxMessageSize == 1<<20 }},
+		{"size int", map[string]string{"max_message_size": `1234`}, "", func(a *Account) bool { return a.MaxMessageSize == 1234 }},
+		{"size fraction", map[string]string{"max_message_size": `"1.5GB"`}, "", func(a *Account) bool { return a.MaxMessageSize == 1_500_000_000 }},
+		{"size zero", map[string]string{"max_message_size": `0`}, "", func(a *Account) bool { return a.MaxMessageSize == 0 }},
+		{"size negative", map[string]string{"max_message_size": `-1`}, "max_message_size: must be 0 (no limit) or more, got -1", nil},
+		{"size bad unit", map[string]string{"max_message_size": `"50XB"`}, `max_message_size: bad size "50XB": unknown unit "XB"`, nil},
+		{"size bool", map[string]string{"max_message_size": `true`}, "max_message_size: must be a byte count", nil},
+
+		{"unknown key", map[string]string{"pasword": `"x"`}, `config.toml:4: account "work": unknown key "pasword" (did you mean "password"?)`, nil},
+		{"unknown key far", map[string]string{"colour": `"x"`}, `unknown key "colour"; known keys: deliver, name, server`, nil},
+		{"top-level key in account", map[string]string{"log_level": `"debug"`}, `unknown key "log_level" (top-level keys must come before the first table)`, nil},
+		{"deliver key in account", map[string]string{"maildir": `"/x"`}, `unknown key "maildir" (delivery targets go in an [[account.deliver]] table`, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := accountTOML(tt.over, false)
+			if tt.want != "" {
+				mustFail(t, data, tt.want)
+				return
+			}
+			cfg := mustParse(t, data)
+			if len(cfg.Accounts) != 1 {
+				t.Fatalf("got %d accounts, want 1", len(cfg.Accounts))
+			}
+			if a := cfg.Accounts[0]; tt.check != nil && !tt.check(a) {
+				t.Errorf("check failed for %#v: %+v", tt.over, *a)
+			}
+		})
+	}
+}
+
+func TestParse_TopLevelAndDeliver(t *testing.T) {
+	home := setHome(t)
+	t.Setenv("STATE_DIRECTORY", "/run/fetchd:/var/lib/other")
+	acct := accountTOML(nil, false)
+	acctNoDeliver := accountTOML(nil, true)
+	tests := []struct {
+		name  string
+		data  string
+		want  string
+		check func(*Config) bool
+	}{
+		{"defaults filled", acct, "", func(c *Config) bool {
+			return c.LogLevel == "info" && c.LogFormat == "auto" && c.State == "/run/fetchd/fetchd.db" && c.Path == "config.toml"
+		}},
+		{"state tilde", `state = "~/s/f.db"` + "\n" + acct, "", func(c *Config) bool { return c.State == home+"/s/f.db" }},
+		{"state relative", `state = "f.db"` + "\n" + acct, "state: must be an absolute path", nil},
+		{"log_level debug", `log_level = "debug"` + "\n" + acct, "", func(c *Config) bool { return c.LogLevel == "debug" }},
+		{"log_level bad", `log_level = "verbose"` + "\n" + acct, `config.toml:1: log_level: must be one of "trace", "debug", "info", "warn", "error", got "verbose"`, nil},
+		{"log_format json", `log_format = "json"` + "\n" + acct, "", func(c *Config) bool { return c.LogFormat == "json" }},
+		{"log_format bad", `log_format = "xml"` + "\n" + acct, `log_format: must be one of "auto", "console", "json"`, nil},
+		{"unknown top key", `log_levle = "info"` + "\n" + acct, `config.toml:1: unknown key "log_levle" (did you mean "log_level"?)`, nil},
+		{"account key at top", `server = "x"` + "\n" + acct, `unknown key "server" (account keys go in an [[account]] table`, nil},
+		{"no accounts", `log_level = "info"`, "no accounts: add an [[account]] table", nil},
+		{"account single table", "[account]\nname = \"x\"\n", "account: must be an array of tables: write [[account]], not [account]", nil},
+		{"defaults array", "[[defaults]]\nkeep = true\n" + acct, "defaults: must be a single table: write [defaults], not [[defaults]]", nil},
+		{"inline account array", `account = [{name = "a", server = "h", user = "u", password_file = "/p", deliver = [{maildir = "/m"}]}]`, "",
+			func(c *Config) bool { return c.Accounts[0].Deliver[0].Maildir == "/m" }},
+
+		{"deliver maildir", acct, "", func(c *Config) bool {
+			d := c.Accounts[0].Deliver
+			return len(d) == 1 && d[0].Kind() == "maildir" && d[0].Target() == "/var/mail/work"
+		}},
+		{"deliver tilde", acctNoDeliver + "[[account.deliver]]\nmaildir = \"~/Mail/work\"\n", "", func(c *Config) bool {
+			return c.Accounts[0].Deliver[0].Maildir == home+"/Mail/work"
+		}},
+		{"deliver two", acctNoDeliver + "[[account.deliver]]\nmaildir = \"/a\"\n[[account.deliver]]\nmaildir = \"/b\"\n", "", func(c *Config) bool {
+			return len(c.Accounts[0].Deliver) == 2 && c.Accounts[0].Deliver[1].Target() == "/b"
+		}},
+		{"deliver missing", acctNoDeliver, `account "work": deliver: no delivery target: add an [[account.deliver]] table`, nil},
+		{"deliver empty maildir", acctNoDeliver + "[[account.deliver]]\nmaildir = \"\"\n", `account "work": deliver #1: maildir: must not be empty`, nil},
+		{"deliver no target", acctNoDeliver + "[[account.deliver]]\n", `deliver #1: no target: set maildir = "~/Maildir"`, nil},
+		{"deliver unknown key", acctNoDeliver + "[[account.deliver]]\nmaildir = \"/m\"\nmaildri = \"/n\"\n", `deliver #1: unknown key "maildri" (did you mean "maildir"?)`, nil},
+		{"deliver account key", acctNoDeliver + "[[account.deliver]]\nmaildir = \"/m\"\nkeep = true\n", `deliver #1: unknown key "keep" (keys after a deliver table header belong to that deliver entry`, nil},
+		{"deliver not tables", strings.Replace(acctNoDeliver, "[[account]]\n", "[[account]]\ndeliver = \"/m\"\n", 1), "deliver: must be an array of tables", nil},
+		{"deliver empty array", strings.Replace(acctNoDeliver, "[[account]]\n", "[[account]]\ndeliver = []\n", 1), "deliver: no delivery target", nil},
+
+		{"duplicate names", acct + acct, `config.toml:9: account "work": name: "work" is already the name of account #1 (line 2): names must be unique`, nil},
+		{"unnamed account label", acct + accountTOML(map[string]string{"name": "-", "port": "0"}, false), "account #2: port: must be 1..65535", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.want != "" {
+				mustFail(t, tt.data, tt.want)
+				return
+			}
+			cfg := mustParse(t, tt.data)
+			if !tt.check(cfg) {
+				t.Errorf("check failed: %+v", cfg)
+			}
+		})
+	}
+}
+
+func TestParse_DefaultsInheritance(t *testing.T) {
+	setHome(t)
+	one := accountTOML(nil, true)
+	two := strings.Replace(one, `"work"`, `"home"`, 1)
+	tests := []struct {
+		name     string
+		defaults string
+		accounts string
+		want     string
+		check    func(c *Config) bool
+	}{
+		{"scalar inherited", "keep = true\ntimeout = \"5m\"\n[[defaults.deliver]]\nmaildir = \"/d\"\n", one + two, "", func(c *Config) bool {
+			return c.Accounts[0].Keep && c.Accounts[1].Keep && c.Accounts[1].Timeout == 5*time.Minute
+		}},
+		{"explicit zero overrides", "keep = true\n[[defaults.deliver]]\nmaildir = \"/d\"\n",
+			strings.Replace(one, "[[account]]\n", "[[account]]\nkeep = false\n", 1) + two, "", func(c *Config) bool {
+				return !c.Accounts[0].Keep && c.Accounts[1].Keep
+			}},
+		{"deliver inherited", "[[defaults.deliver]]\nmaildir = \"/d\"\n", one + two, "", func(c *Config) bool {
+			return c.Accounts[0].Deliver[0].Maildir == "/d" && c.Accounts[1].Deliver[0].Maildir == "/d"
+		}},
+		{"own deliver replaces defaults", "[[defaults.deliver]]\nmaildir = \"/d\"\n",
+			one + "[[account.deliver]]\nmaildir = \"/own\"\n" + two, "", func(c *Config) bool {
+				a := c.Accounts[0].Deliver
+				return len(a) == 1 && a[0].Maildir == "/own" && c.Accounts[1].Deliver[0].Maildir == "/d"
+			}},
+		{"server and port inherited", "server = \"mail.example.org\"\nport = 1995\n[[defaults.deliver]]\nmaildir = \"/d\"\n",
+			strings.Replace(one, "server = \"pop.example.com\"\n", "", 1), "", func(c *Config) bool {
+				return c.Accounts[0].Addr() == "mail.example.org:1995"
+			}},
+		{"password source group", "password_command = [\"pass\", \"show\", \"x\"]\n[[defaults.deliver]]\nmaildir = \"/d\"\n", one, "", func(c *Config) bool {
+			a := c.Accounts[0]
+			return a.PasswordFile == "/etc/fetchd/work.pass" && a.PasswordCommand == nil
+		}},
+		{"password source from defaults", "password = \"pw\"\n[[defaults.deliver]]\nmaildir = \"/d\"\n",
+			strings.Replace(one, "password_file = \"/etc/fetchd/work.pass\"\n", "", 1), "", func(c *Config) bool {
+				return c.Accounts[0].Password == "pw"
+			}},
+		{"tls none in defaults checked per account", "tls = \"none\"\n[[defaults.deliver]]\nmaildir = \"/d\"\n", one,
+			`account "work": tls: "none" sends your password`, nil},
+		{"name in defaults", "name = \"x\"\n[[defaults.deliver]]\nmaildir = \"/d\"\n", one,
+			"config.toml:2: defaults: name: cannot be set in [defaults]", nil},
+		{"unknown key in defaults", "kep = true\n[[defaults.deliver]]\nmaildir = \"/d\"\n", one,
+			`config.toml:2: defaults: unknown key "kep" (did you mean "keep"?)`, nil},
+		{"bad defaults deliver", "[[defaults.deliver]]\nmaildir = \"rel\"\n", one,
+			"config.toml:3: defaults: deliver #1: maildir: must be an absolute path", nil},
+		{"top-level key after table", "state = \"/s.db\"\n[[defaults.deliver]]\nmaildir = \"/d\"\n", one,
+			`defaults: unknown key "state" (top-level keys must come before the first table)`, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := "[defaults]\n" + tt.defaults + tt.accounts
+			if tt.want != "" {
+				mustFail(t, data, tt.want)
+				return
+			}
+			cfg := mustParse(t, data)
+			if !tt.check(cfg) {
+				for _, a := range cfg.Accounts {
+					t.Logf("%+v", *a)
+				}
+				t.Errorf("check failed")
+			}
+		})
+	}
+}
+
+// A bad value in [defaults] is reported once, under defaults, not once per
+// account, and the accounts do not add their own complaint about it.
+func TestParse_BadDefaultReportedOnce(t *testing.T) {
+	setHome(t)
+	one := accountTOML(nil, false)
+	two := strings.Replace(one, `"work"`, `"home"`, 1)
+	data := "[defaults]\nport = 70000\ntimeout = \"never\"\nserver = 5\n" + one + two
+	errs := mustFail(t, data,
+		"config.toml:2: defaults: port: must be 1..65535, got 70000",
+		`config.toml:3: defaults: timeout: bad duration "never"`,
+		"config.toml:4: defaults: server: must be a string")
+	if len(errs.Problems) != 3 {
+		t.Errorf("got %d problems, want 3:\n%v", len(errs.Problems), errs)
+	}
+}
+
+// The acceptance case: a typo in a key, a missing server and a bad port are
+// all named by one load.
+func TestParse_ReportsEveryProblemAtOnce(t *testing.T) {
+	setHome(t)
+	data := accountTOML(map[string]string{"server": "-", "port": "70000", "usr": `"me"`}, false)
+	errs := mustFail(t, data,
+		`unknown key "usr" (did you mean "user"?)`,
+		`account "work": server: required`,
+		`account "work": port: must be 1..65535, got 70000`)
+	for _, p := range errs.Problems {
+		if p.File != "config.toml" || p.Account != "work" || p.Line == 0 {
+			t.Errorf("problem %q: File %q, Account %q, Line %d", p.Error(), p.File, p.Account, p.Line)
+		}
+	}
+}
+
+func TestParse_SyntaxError(t *testing.T) {
+	tests := []struct {
+		data, want string
+	}{
+		{"log_level = \"info\"\n\nstate = = 2\n", "config.toml:3: syntax error: "},
+		{"[[account]\n", "config.toml:2: syntax error: "},
+		{"[[account]]\nname = \"a\"\nname = \"b\"\n", "config.toml:3: syntax error: "},
+		{"a = \"unterminated\n", "config.toml:1: syntax error: "},
+	}
+	for _, tt := range tests {
+		errs := mustFail(t, tt.data, tt.want)
+		if len(errs.Problems) != 1 || strings.Count(errs.Error(), "\n") > 1 {
+			t.Errorf("%q: want one short problem, got:\n%v", tt.data, errs)
+		}
+	}
+}
+
+func TestProblem_Error(t *testing.T) {
+	tests := []struct {
+		p    Problem
+		want string
+	}{
+		{Problem{File: "config.toml", Line: 12, Account: "work", Key: "port", Msg: "must be 1..65535, got 70000"},
+			`config.toml:12: account "work": port: must be 1..65535, got 70000`},
+		{Problem{File: "config.toml", Account: "#2", Key: "server", Msg: "required"}, "config.toml: account #2: server: required"},
+		{Problem{File: "c.toml", Line: 3, Section: "defaults", Key: "keep", Msg: "bad"}, "c.toml:3: defaults: keep: bad"},
+		{Problem{Msg: "bare"}, "bare"},
+	}
+	for _, tt := range tests {
+		if got := tt.p.Error(); got != tt.want {
+			t.Errorf("got %q, want %q", got, tt.want)
+		}
+	}
+	errs := &Errors{Problems: []*Problem{&tests[0].p, &tests[1].p}}
+	if got, want := errs.Error(), tests[0].want+"\n"+tests[1].want; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	var p *Problem
+	if !errors.As(error(errs), &p) || p != &tests[0].p {
+		t.Errorf("errors.As did not find the first problem")
+	}
+}
+
+func TestAccount_DescribeNeverShowsSecret(t *testing.T) {
+	a := &Account{
+		Name: "work", Server: "pop.example.com", Port: 995, TLS: "implicit", User: "me@example.com",
+		Password: "hunter2", Auth: "auto",
+		Deliver: []Deliver{{Maildir: "/home/u/Mail/work"}},
+	}
+	want := "work: me@example.com at pop.example.com:995 (implicit TLS, auth auto, delete after delivery) → maildir /home/u/Mail/work"
+	if got := a.Describe(); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	a.Keep, a.TLS = true, "starttls"
+	if got := a.Describe(); !strings.Contains(got, "(STARTTLS, auth auto, keep on server)") {
+		t.Errorf("got %q", got)
+	}
+	for _, s := range []string{fmt.Sprint(a), fmt.Sprint(*a), fmt.Sprintf("%+v %#v %v", a, a, []*Account{a})} {
+		if strings.Contains(s, "hunter2") {
+			t.Errorf("printed the password: %s", s)
+		}
+	}
+}
+
+// TestSchema checks that every schema entry's pointer fits its kind, so a
+// wrong entry fails here rather than panicking on someone's config.
+func TestSchema(t *testing.T) {
+	sample := map[kind]any{
+		kindString: "x", kindPath: "/x", kindEnum: "x", kindBool: true, kindInt: 1,
+		kindDuration: time.Second, kindSize: int64(1), kindStringList: []string{"x"},
+	}
+	check := func(key string, k kind, ptr any) {
+		defer func() {
+			if r := recover(); r != nil {
+				t.Errorf("key %q: %v", key, r)
+			}
+		}()
+		assign(key, ptr, sample[k])
+	}
+	seen := map[string]bool{}
+	for _, f := range configFields {
+		check(f.key, f.kind, f.ptr(&Config{}))
+		seen[f.key] = true
+	}
+	for _, f := range accountFields {
+		check(f.key, f.kind, f.ptr(&Account{}))
+		if seen[f.key] {
+			t.Errorf("key %q is both top-level and an account key", f.key)
+		}
+		if f.kind == kindEnum && len(f.enum) == 0 {
+			t.Errorf("enum key %q has no values", f.key)
+		}
+	}
+	for _, f := range deliverFields {
+		check(f.key, f.kind, f.ptr(&Deliver{}))
+	}
+}
+
+func TestParse_LineNumbers(t *testing.T) {
+	setHome(t)
+	data := `# comment with [brackets] and key = "value"
+log_level = "info"
+[defaults]
+keep = false
+note = """
+multi-line
+port = 1
+"""
+[[account]]
+name = "a"
+password_command = [
+  "sh", "-c",   # a comment ]
+  "echo ]",
+]
+prot = 1
+[[account.deliver]]
+maildir = "/m"
+[[account]]
+name = 'b'
+port = 0
+`
+	errs := mustFail(t, data)
+	want := []string{
+		`config.toml:5: defaults: unknown key "note"`,
+		`config.toml:15: account "a": unknown key "prot" (did you mean "port"?)`,
+		`config.toml:9: account "a": server: required`,
+		`config.toml:20: account "b": port: must be 1..65535, got 0`,
+		`config.toml:18: account "b": server: required`,
+	}
+	got := errs.Error()
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("missing %q in:\n%s", w, got)
+		}
+	}
+}

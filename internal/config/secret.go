@@ -1,0 +1,153 @@
+package config
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// secretTimeout bounds a password_command. A variable so tests can shorten it.
+var secretTimeout = 30 * time.Second
+
+const (
+	maxSecretLen = 64 << 10 // more than this is not a password
+	maxStderrLen = 1 << 10  // enough to explain a failure
+)
+
+// Secret resolves the account's password: the inline password, the contents
+// of password_file (minus one trailing newline), or what password_command
+// prints on standard output (minus trailing white space). It is called when
+// the password is needed, not at load time, so a locked keyring does not stop
+// `fetchd check`.
+//
+// Errors name the account and say what to do. They never include the
+// password or the command's standard output.
+func (a *Account) Secret(ctx context.Context) (string, error) {
+	switch {
+	case a.Password != "":
+		return a.Password, nil
+	case a.PasswordFile != "":
+		return a.secretFile()
+	case len(a.PasswordCommand) > 0:
+		return a.secretCommand(ctx)
+	}
+	return "", fmt.Errorf("%s: no password: set password_file, password_command or password", accountLabel(a.Name))
+}
+
+func (a *Account) secretFile() (string, error) {
+	p := a.PasswordFile
+	label := accountLabel(a.Name) + ": password_file " + p
+	f, err := os.Open(p)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", fmt.Errorf("%s: does not exist: write the password into it and run chmod 600 %s", label, p)
+		}
+		return "", fmt.Errorf("%s: %w", label, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", label, err)
+	}
+	if msg := exposedSecret(p, fi.Mode()); msg != "" {
+		return "", fmt.Errorf("%s: %s: %s", accountLabel(a.Name), p, msg)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxSecretLen+1))
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", label, err)
+	}
+	if len(data) > maxSecretLen {
+		return "", fmt.Errorf("%s: larger than %d KiB: it must hold only the password", label, maxSecretLen>>10)
+	}
+	// Exactly one line end goes: the one an editor adds. Anything else,
+	// including trailing spaces, is part of the password.
+	s := string(data)
+	if strings.HasSuffix(s, "\r\n") {
+		s = s[:len(s)-2]
+	} else if strings.HasSuffix(s, "\n") {
+		s = s[:len(s)-1]
+	}
+	return checkSecret(label, s, "the file must hold only the password, on one line")
+}
+
+func (a *Account) secretCommand(parent context.Context) (string, error) {
+	argv := a.PasswordCommand
+	// Only the program name: arguments might be secret themselves.
+	label := accountLabel(a.Name) + ": password_command " + quote(argv[0])
+	ctx, cancel := context.WithTimeout(parent, secretTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	stdout := &cappedBuffer{max: maxSecretLen}
+	stderr := &cappedBuffer{max: maxStderrLen}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	// A grandchild that keeps the pipes open must not hold us past the kill.
+	cmd.WaitDelay = time.Second
+	err := cmd.Run()
+	switch {
+	case parent.Err() != nil:
+		return "", fmt.Errorf("%s: %w", label, parent.Err())
+	case ctx.Err() != nil:
+		return "", fmt.Errorf("%s: timed out after %s%s: make sure it does not wait for input "+
+			"(a locked keyring or a pinentry prompt are the usual causes)", label, secretTimeout, stderr.detail())
+	case errors.Is(err, exec.ErrNotFound):
+		return "", fmt.Errorf("%s: program not found: check its name, or give its full path", label)
+	case err != nil:
+		return "", fmt.Errorf("%s: %v%s: run it by hand to see why it fails", label, err, stderr.detail())
+	case stdout.overflow:
+		return "", fmt.Errorf("%s: printed more than %d KiB: it must print only the password", label, maxSecretLen>>10)
+	}
+	s := strings.TrimRight(stdout.String(), " \t\r\n")
+	return checkSecret(label, s, `it must print only the password; to take the first line use ["sh", "-c", "… | head -n 1"]`)
+}
+
+// checkSecret rejects an empty password and one with a line break, which
+// would end the POP3 PASS command early.
+func checkSecret(label, s, fix string) (string, error) {
+	if s == "" {
+		return "", fmt.Errorf("%s: the password is empty: %s", label, fix)
+	}
+	if strings.ContainsAny(s, "\r\n\x00") {
+		return "", fmt.Errorf("%s: the password contains a line break: %s", label, fix)
+	}
+	return s, nil
+}
+
+// cappedBuffer keeps the first max bytes written and notes whether more came.
+// It never fails a write, so the child is not killed by a broken pipe. The
+// buffer is a field, not embedded, so that io.Copy cannot go around Write
+// through bytes.Buffer's ReadFrom.
+type cappedBuffer struct {
+	buf      bytes.Buffer
+	max      int
+	overflow bool
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	if room := b.max - b.buf.Len(); len(p) > room {
+		b.overflow = true
+		b.buf.Write(p[:max(room, 0)])
+		return len(p), nil
+	}
+	return b.buf.Write(p)
+}
+
+func (b *cappedBuffer) String() string { return b.buf.String() }
+
+// detail is the captured stderr, for an error message: ": <stderr>", or "".
+func (b *cappedBuffer) detail() string {
+	s := strings.TrimSpace(b.String())
+	if s == "" {
+		return ""
+	}
+	s = strings.Join(strings.Fields(s), " ")
+	if b.overflow {
+		s += " …"
+	}
+	return ": " + s
+}

@@ -1,0 +1,149 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"time"
+)
+
+// validateAccount checks the rules that involve more than one key, or a key's
+// absence, on an account merged with [defaults]. Rules on a single value are
+// the schema's check functions, so a bad value in [defaults] is reported
+// once, there, rather than once per account.
+func (d *decoder) validateAccount(w where, a *Account, present map[string]bool, hasDeliver bool) {
+	if !present["name"] {
+		d.add(w, "name", `required: give every account a unique name, e.g. name = "work"; it is how the command line refers to it`)
+	}
+	if !present["server"] {
+		d.add(w, "server", `required: set the POP3 server's host name, e.g. server = "pop.example.com"`)
+	}
+	if !present["user"] {
+		d.add(w, "user", `required: set the login name, e.g. user = "me@example.com"`)
+	}
+	if a.TLS == "none" && !a.AllowInsecure {
+		d.add(w, "tls", `"none" sends your password and mail across the network unencrypted: `+
+			`use tls = "implicit" (port 995) or "starttls" if the server offers either, `+
+			`or set allow_insecure = true to accept the risk (for a server on localhost or a trusted network)`)
+	}
+
+	var sources []string
+	for _, f := range accountFields {
+		if f.group == "password" && present[f.key] {
+			sources = append(sources, f.key)
+		}
+	}
+	switch {
+	case len(sources) == 0:
+		d.add(w, "", `no password: set password_file = "~/.config/fetchd/NAME.pass", `+
+			`password_command = ["pass", "show", "…"], or password = "…"`)
+	case len(sources) > 1:
+		last := len(sources) - 1
+		d.add(w, sources[last], fmt.Sprintf("conflicts with %s: set exactly one of %s",
+			strings.Join(sources[:last], " and "), strings.Join(sourceKeys(), ", ")))
+	}
+
+	if !hasDeliver {
+		d.add(w, keyDeliver, `no delivery target: add an [[account.deliver]] table with maildir = "~/Maildir" `+
+			`after the account's keys, or a [[defaults.deliver]] table for every account`)
+	}
+}
+
+func sourceKeys() []string {
+	var keys []string
+	for _, f := range accountFields {
+		if f.group == "password" {
+			keys = append(keys, f.key)
+		}
+	}
+	return keys
+}
+
+// Single-value checks, used by the schema. Each gets the decoded value and
+// returns what is wrong with it, or "".
+
+func checkName(v any) string {
+	s := v.(string)
+	if s == "" {
+		return `must not be empty: give every account a unique name, e.g. name = "work"`
+	}
+	for i := 0; i < len(s); i++ {
+		if !isBare(s[i]) && s[i] != '.' {
+			return "must only use letters, digits, '.', '_' and '-' (it is typed on the command line), got " + quote(s)
+		}
+	}
+	return ""
+}
+
+func checkServer(v any) string {
+	s := v.(string)
+	switch {
+	case s == "":
+		return `must not be empty: set the POP3 server's host name, e.g. server = "pop.example.com"`
+	case strings.Contains(s, "://"):
+		return "must be a host name, not a URL: write only the host (and set tls and port separately), got " + quote(s)
+	case net.ParseIP(s) != nil:
+		return ""
+	case strings.HasPrefix(s, "["):
+		if host, port, err := net.SplitHostPort(s); err == nil {
+			return fmt.Sprintf("must be a host name without a port: write server = %q and port = %s", host, port)
+		}
+		return "write an IPv6 address without brackets, got " + quote(s)
+	}
+	if host, port, err := net.SplitHostPort(s); err == nil {
+		return fmt.Sprintf("must be a host name without a port: write server = %q and port = %s", host, port)
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isBare(c) && c != '.' {
+			if c == ' ' || c == '\t' {
+				return "must not contain spaces, got " + quote(s)
+			}
+			return "must be a host name or IP address, got " + quote(s)
+		}
+	}
+	return ""
+}
+
+func checkRange(lo, hi int) func(any) string {
+	return func(v any) string {
+		if n := v.(int); n < lo || n > hi {
+			return fmt.Sprintf("must be %d..%d, got %d", lo, hi, n)
+		}
+		return ""
+	}
+}
+
+// checkProtocolString guards values sent in POP3 commands: a line break would
+// end the command early and let the rest be read as a second command.
+func checkProtocolString(v any) string {
+	s := v.(string)
+	if s == "" {
+		return "must not be empty"
+	}
+	if strings.ContainsAny(s, "\r\n\x00") {
+		return "must not contain line breaks or NUL characters"
+	}
+	return ""
+}
+
+func checkArgv(v any) string {
+	argv := v.([]string)
+	if len(argv) == 0 || argv[0] == "" {
+		return `must name a program, e.g. ["pass", "show", "mail/work"] (it runs without a shell; use ["sh", "-c", "…"] for one)`
+	}
+	return ""
+}
+
+func checkPositive(v any) string {
+	if d := v.(time.Duration); d <= 0 {
+		return fmt.Sprintf("must be more than zero, got %s", d)
+	}
+	return ""
+}
+
+func checkNonNegative(v any) string {
+	if n := v.(int64); n < 0 {
+		return fmt.Sprintf("must be 0 (no limit) or more, got %d", n)
+	}
+	return ""
+}

@@ -1,0 +1,216 @@
+package deliver
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// Maildir delivers into a maildir (https://cr.yp.to/proto/maildir.html).
+//
+// Stage writes the message into tmp/ under a unique name, converting the
+// wire's CRLF line ends to LF as mpop, getmail and Dovecot store files (every
+// other byte is kept: NUL, bare CR, 8-bit), then fsyncs and closes the file.
+// Commit links it into new/, removes the tmp/ name and fsyncs new/. Nothing is
+// ever renamed over an existing file.
+//
+// A Maildir is safe for concurrent use.
+type Maildir struct {
+	Path string // the directory given to NewMaildir; do not change it
+	host string // hostname escaped for file names
+}
+
+var _ Deliverer = (*Maildir)(nil)
+
+// MaildirStaged is what Maildir.Stage returns, beyond Staged.
+type MaildirStaged interface {
+	Staged
+
+	// TmpPath is the file in tmp/ that holds the message until Commit.
+	TmpPath() string
+
+	// FinalPath is the name the message gets in new/. It is known once
+	// Stage returns, so crash recovery can record it before Commit. It
+	// changes only if that name is taken when Commit links (then Commit
+	// picks a fresh one); after Commit it is the name actually used.
+	FinalPath() string
+
+	// Link makes the message visible in new/ without fsyncing the directory:
+	// Commit is Link followed by Maildir.SyncDir. A batch may Link many
+	// messages and then call SyncDir once; none of them is durable, and no
+	// UIDL may be recorded, until that SyncDir returns nil. Link is a no-op
+	// once it has succeeded.
+	Link() error
+}
+
+// NewMaildir returns a Maildir at path, creating path, tmp/, new/ and cur/
+// with mode 0700 where missing. It fails if path or one of the
+// subdirectories exists and is not a directory.
+func NewMaildir(path string) (*Maildir, error) {
+	m := &Maildir{Path: path, host: escapeHost(hostname())}
+	if path == "" {
+		return nil, m.fail("open", errors.New("empty path"))
+	}
+	created := false
+	for _, dir := range []string{path, filepath.Join(path, "tmp"), filepath.Join(path, "new"), filepath.Join(path, "cur")} {
+		fi, err := os.Stat(dir)
+		switch {
+		case err == nil && fi.IsDir():
+			continue
+		case err == nil:
+			return nil, m.fail("open "+dir, syscall.ENOTDIR)
+		case !errors.Is(err, fs.ErrNotExist):
+			return nil, m.fail("stat "+dir, bare(err))
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, m.fail("mkdir "+dir, bare(err))
+		}
+		created = true
+	}
+	if created {
+		// The directory entries we just made must survive a crash too, or
+		// a message committed into new/ could vanish with new/ itself.
+		for _, dir := range []string{path, filepath.Dir(path)} {
+			if err := syncDir(dir); err != nil {
+				return nil, m.fail("fsync "+dir, bare(err))
+			}
+		}
+	}
+	return m, nil
+}
+
+// String returns "maildir <path>".
+func (m *Maildir) String() string { return "maildir " + m.Path }
+
+// Close does nothing: a Maildir holds no open files between deliveries.
+func (m *Maildir) Close() error { return nil }
+
+// SyncDir fsyncs new/, making every message linked into it so far durable.
+func (m *Maildir) SyncDir() error {
+	if err := syncDir(filepath.Join(m.Path, "new")); err != nil {
+		return m.fail("fsync new/", bare(err))
+	}
+	return nil
+}
+
+// Stage writes body into tmp/ and fsyncs it. The result is a MaildirStaged.
+// env is not used by Maildir and may be nil. On any failure the tmp/ file is
+// removed and the error is a temporary *Error: everything that goes wrong in a
+// maildir (a full disk, a quota, a permission) is something the user can fix,
+// and the message waits on the server meanwhile.
+func (m *Maildir) Stage(ctx context.Context, env *Envelope, body io.Reader) (Staged, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, m.fail("stage", err)
+	}
+	f, base, err := m.createTmp()
+	if err != nil {
+		return nil, err
+	}
+	size, err := m.writeBody(ctx, f, "tmp/"+base, body)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		// On NFS a write error may show only at close.
+		err = m.fail("close tmp/"+base, bare(cerr))
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return nil, err
+	}
+	return &maildirStaged{m: m, tmp: f.Name(), final: m.newPath(base, size), size: size}, nil
+}
+
+// createTmp creates a new file in tmp/ under a unique name, never opening an
+// existing one.
+func (m *Maildir) createTmp() (*os.File, string, error) {
+	for attempt := 1; ; attempt++ {
+		base := m.uniqueName()
+		f, err := os.OpenFile(filepath.Join(m.Path, "tmp", base), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			return f, base, nil
+		}
+		if !errors.Is(err, fs.ErrExist) || attempt == maxNameAttempts {
+			return nil, "", m.fail("create tmp/"+base, bare(err))
+		}
+	}
+}
+
+// writeBody copies body to f through an LFWriter, checking ctx between
+// chunks, then fsyncs f. It returns the size written.
+func (m *Maildir) writeBody(ctx context.Context, f *os.File, name string, body io.Reader) (int64, error) {
+	cw := &countWriter{w: f}
+	bw := bufio.NewWriterSize(cw, 64<<10)
+	lw := NewLFWriter(bw)
+	buf := make([]byte, 32<<10)
+	for {
+		if err := ctx.Err(); err != nil {
+			return 0, m.fail("write "+name, err)
+		}
+		n, rerr := body.Read(buf)
+		if n > 0 {
+			if _, err := lw.Write(buf[:n]); err != nil {
+				return 0, m.fail("write "+name, bare(err))
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return 0, m.fail("read body", rerr)
+		}
+	}
+	if err := lw.Flush(); err != nil {
+		return 0, m.fail("write "+name, bare(err))
+	}
+	if err := bw.Flush(); err != nil {
+		return 0, m.fail("write "+name, bare(err))
+	}
+	if err := f.Sync(); err != nil {
+		return 0, m.fail("fsync "+name, bare(err))
+	}
+	return cw.n, nil
+}
+
+func (m *Maildir) fail(op string, err error) error { return Temporary(m.String(), op, err) }
+
+// syncDir fsyncs a directory, making the entries created or removed in it
+// durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// bare strips the path from an *fs.PathError or *os.LinkError: our Op
+// already names the file, relative to the maildir, so the message reads
+// "maildir /x: write tmp/…: no space left on device". errors.Is still works on
+// what remains (syscall.ENOSPC, fs.ErrExist…).
+func bare(err error) error {
+	switch e := err.(type) {
+	case *fs.PathError:
+		return e.Err
+	case *os.LinkError:
+		return e.Err
+	}
+	return err
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}

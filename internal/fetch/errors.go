@@ -1,0 +1,66 @@
+package fetch
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+
+	"fetchd/internal/pop3"
+)
+
+// configError is a poll failure that retrying unchanged cannot cure: the
+// account's configuration or the server's abilities must change first.
+type configError struct{ error }
+
+func (e configError) Unwrap() error { return e.error }
+
+// IsTemporary reports whether a poll error is worth retrying unchanged:
+// network trouble and server-side temporary conditions are; rejected
+// credentials, refused TLS and configuration problems are not.
+func IsTemporary(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ce configError
+	if errors.As(err, &ce) {
+		return false
+	}
+	if errors.Is(err, context.Canceled) {
+		return true
+	}
+	return pop3.IsTemporary(err)
+}
+
+// withHint adds what the user can do to the errors whose cure is known.
+func withHint(err error) error {
+	if err == nil {
+		return nil
+	}
+	var hint string
+	var perr *pop3.Error
+	var hostErr x509.HostnameError
+	var authErr x509.UnknownAuthorityError
+	var certErr *tls.CertificateVerificationError
+	switch {
+	case errors.Is(err, pop3.ErrInsecure):
+		hint = `use tls = "implicit" or "starttls"; allow_insecure = true sends the password in clear`
+	case errors.Is(err, pop3.ErrSTLSUnavailable):
+		hint = `the server, or something between, does not offer STLS: try tls = "implicit" (port 995); fetchd never falls back to plaintext`
+	case errors.Is(err, pop3.ErrInjection):
+		hint = "someone between fetchd and the server tampered with the connection; no password was sent"
+	case errors.As(err, &hostErr):
+		hint = "the server's certificate does not name the configured server: check the server key"
+	case errors.As(err, &authErr), errors.As(err, &certErr):
+		hint = "the server's certificate is not trusted by this system; fetchd never skips verification"
+	case errors.As(err, &perr) && perr.IsAuth():
+		hint = "check user and password; fetchd does not retry other login methods"
+	case errors.As(err, &perr) && perr.Code == "IN-USE":
+		hint = "another client holds the mailbox; fetchd tries again next poll"
+	}
+	if hint == "" {
+		return err
+	}
+	return fmt.Errorf("%w (%s)", err, hint)
+}

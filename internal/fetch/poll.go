@@ -1,0 +1,130 @@
+package fetch
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"fetchd/internal/deliver"
+	"fetchd/internal/pop3"
+	"fetchd/internal/state"
+)
+
+// Account is what one poll needs to know about an account, already resolved
+// from the configuration.
+type Account struct {
+	Name   string
+	Key    state.AccountKey
+	Server pop3.Config
+	User   string
+	// Secret returns the password. It is called once per poll, before the
+	// connection is made, so a failing password command costs no login attempt.
+	Secret         func(ctx context.Context) (string, error)
+	Auth           pop3.AuthMethod
+	Keep           bool
+	MaxMessageSize int64 // messages LIST reports as larger stay on the server; 0: no limit
+	Targets        []deliver.Deliverer
+	SpoolDir       string // where a message is spooled when it goes to several targets
+}
+
+// Result is the outcome of one poll.
+type Result struct {
+	Account  string
+	Listed   int   // messages on the server
+	New      int   // messages not delivered before
+	Fetched  int   // delivered and recorded in this poll
+	Deleted  int   // DELE sent and committed by QUIT
+	Skipped  int   // left on the server on purpose (too large)
+	Failed   int   // left on the server after a failure; retried next poll
+	Bytes    int64 // message bytes received
+	Start    time.Time
+	Duration time.Duration
+	// Err says why the poll stopped before a clean QUIT; nil when it reached one.
+	Err error
+}
+
+// OK reports whether the poll reached QUIT and every new message was handled.
+func (r *Result) OK() bool { return r.Err == nil && r.Failed == 0 }
+
+// Poller polls accounts against one state store.
+type Poller struct {
+	Store *state.Store
+	Log   zerolog.Logger
+	Now   func() time.Time // nil: time.Now
+}
+
+// quitTimeout bounds the QUIT at the end of a poll that was cancelled: the
+// deletions it commits are worth a short wait, not a hang.
+const quitTimeout = 10 * time.Second
+
+// Poll runs one poll of one account and returns its outcome; it never panics
+// on what a server sends. Errors are logged here, once.
+func (p *Poller) Poll(ctx context.Context, a *Account) (res Result) {
+	res = Result{Account: a.Name, Start: p.now()}
+	log := p.Log.With().Str("account", a.Name).Logger()
+	defer func() {
+		res.Duration = p.now().Sub(res.Start)
+		p.finish(a, &res, log)
+	}()
+
+	password, err := a.Secret(ctx)
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	cfg := a.Server
+	if log.GetLevel() <= zerolog.TraceLevel {
+		cfg.Trace = func(dir, line string) { log.Trace().Str("dir", dir).Msg(line) }
+	}
+	c, err := pop3.Dial(ctx, cfg)
+	if err != nil {
+		res.Err = withHint(err)
+		return res
+	}
+	s := &session{poller: p, account: a, client: c, log: log, res: &res}
+	res.Err = withHint(s.run(ctx, password))
+	return res
+}
+
+func (p *Poller) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+// finish logs the outcome and records it in the poll history.
+func (p *Poller) finish(a *Account, res *Result, log zerolog.Logger) {
+	ev := log.Info()
+	if res.Err != nil {
+		ev = log.Error().Err(res.Err).Bool("temporary", IsTemporary(res.Err))
+	} else if res.Failed > 0 {
+		ev = log.Warn()
+	}
+	ev.Int("listed", res.Listed).Int("new", res.New).Int("fetched", res.Fetched).
+		Int("deleted", res.Deleted).Int("skipped", res.Skipped).Int("failed", res.Failed).
+		Int64("bytes", res.Bytes).Dur("duration", res.Duration).Msg("poll finished")
+
+	poll := state.Poll{Start: res.Start, End: res.Start.Add(res.Duration),
+		Fetched: res.Fetched, Deleted: res.Deleted, Failed: res.Failed}
+	if res.Err != nil {
+		poll.Err = res.Err.Error()
+	}
+	if err := p.Store.RecordPoll(a.Key, poll); err != nil {
+		log.Warn().Err(err).Msg("could not record the poll in the history")
+	}
+}
+
+// countingReader counts the bytes a target read from the message.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}

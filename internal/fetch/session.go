@@ -1,0 +1,261 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/rs/zerolog"
+
+	"fetchd/internal/deliver"
+	"fetchd/internal/pop3"
+	"fetchd/internal/state"
+)
+
+// session is one connection's worth of a poll.
+type session struct {
+	poller  *Poller
+	account *Account
+	client  *pop3.Client
+	log     zerolog.Logger
+	res     *Result
+
+	seen      map[string]state.Record
+	deleted   []string // UIDLs DELEd in this session, committed by QUIT
+	untracked int      // messages without a usable UIDL DELEd in this session
+}
+
+// stopError wraps an error after which the session cannot go on.
+type stopError struct{ err error }
+
+func (e *stopError) Error() string { return e.err.Error() }
+func (e *stopError) Unwrap() error { return e.err }
+
+func stop(err error) error { return &stopError{err} }
+
+func (s *session) run(ctx context.Context, password string) error {
+	a := s.account
+	if err := s.client.Login(ctx, a.User, password, a.Auth); err != nil {
+		s.client.Close()
+		return err
+	}
+	msgs, err := s.listing(ctx)
+	if err != nil {
+		s.client.Close()
+		return err
+	}
+	s.res.Listed = len(msgs)
+	if s.seen, err = s.poller.Store.Seen(a.Key); err != nil {
+		s.client.Close()
+		return fmt.Errorf("read state: %w", err)
+	}
+	dup := duplicateUIDs(msgs)
+	if len(dup) > 0 {
+		s.log.Warn().Int("count", len(dup)).Msg("server lists the same UIDL for several messages; those are handled without the seen-list")
+	}
+
+	var stopErr error
+	for _, m := range msgs {
+		if ctx.Err() != nil {
+			stopErr = fmt.Errorf("poll interrupted: %w", context.Cause(ctx))
+			break
+		}
+		if err := s.handle(ctx, m, dup[m.UID]); err != nil {
+			var se *stopError
+			if errors.As(err, &se) && se.err != nil && !isStoreError(se.err) {
+				// The connection is unusable: drop it. DELEs sent so far roll
+				// back on the server; their UIDLs are recorded, so the next
+				// poll deletes them instead of delivering them again.
+				s.client.Close()
+				return se.err
+			}
+			stopErr = err
+			break
+		}
+	}
+	return errors.Join(stopErr, s.quit(ctx))
+}
+
+// quit ends the session; on the server's +OK the deletions are committed.
+func (s *session) quit(ctx context.Context) error {
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), quitTimeout)
+	defer cancel()
+	if err := s.client.Quit(qctx); err != nil {
+		// The deletions may have been rolled back; the store still knows the
+		// messages were delivered, so the next poll deletes them again.
+		return fmt.Errorf("quit: %w", err)
+	}
+	s.res.Deleted += len(s.deleted) + s.untracked
+	if len(s.deleted) > 0 {
+		if err := s.poller.Store.MarkDeleted(s.account.Key, s.deleted, s.poller.now()); err != nil {
+			// Harmless for the mail: the records still say delivered.
+			s.log.Warn().Err(err).Msg("could not mark deleted messages in the state store")
+		}
+	}
+	return nil
+}
+
+// listing returns the server's messages with their UIDLs and sizes.
+func (s *session) listing(ctx context.Context) ([]pop3.MessageInfo, error) {
+	uidl, err := s.client.UIDL(ctx)
+	noUIDL := errors.Is(err, pop3.ErrNoUIDL)
+	if err != nil && !noUIDL {
+		return nil, fmt.Errorf("uidl: %w", err)
+	}
+	if noUIDL && s.account.Keep {
+		return nil, configError{fmt.Errorf("server %s does not support UIDL, so fetchd cannot tell which messages it already fetched: keep mode needs UIDL; set keep = false for this account", s.account.Server.Addr)}
+	}
+	list, err := s.client.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list: %w", err)
+	}
+	if noUIDL {
+		s.log.Warn().Msg("server does not support UIDL: delivering and deleting every message")
+		return list, nil
+	}
+	sizes := make(map[int]int64, len(list))
+	for _, m := range list {
+		sizes[m.Num] = m.Size
+	}
+	for i := range uidl {
+		if size, ok := sizes[uidl[i].Num]; ok {
+			uidl[i].Size = size
+		}
+	}
+	return uidl, nil
+}
+
+func duplicateUIDs(msgs []pop3.MessageInfo) map[string]bool {
+	count := make(map[string]int, len(msgs))
+	for _, m := range msgs {
+		if m.UID != "" {
+			count[m.UID]++
+		}
+	}
+	dup := map[string]bool{}
+	for uid, n := range count {
+		if n > 1 {
+			dup[uid] = true
+		}
+	}
+	return dup
+}
+
+// handle takes one listed message through retrieve → deliver → record → DELE.
+// It returns nil when the poll can go on with the next message (the message
+// may have failed and stays on the server), and a stopError when it cannot.
+func (s *session) handle(ctx context.Context, m pop3.MessageInfo, duplicated bool) error {
+	a := s.account
+	log := s.log.With().Int("msg", m.Num).Str("uidl", m.UID).Logger()
+	tracked := m.UID != "" && !duplicated
+
+	if tracked {
+		if _, ok := s.seen[m.UID]; ok {
+			if a.Keep {
+				return nil
+			}
+			// Delivered in an earlier poll whose DELE did not commit.
+			log.Debug().Msg("already delivered; deleting it again")
+			return s.dele(ctx, m, log)
+		}
+	} else if duplicated && a.Keep {
+		if _, ok := s.seen[m.UID]; ok {
+			return nil
+		}
+	}
+	s.res.New++
+	if a.MaxMessageSize > 0 && m.Size > a.MaxMessageSize {
+		s.res.Skipped++
+		log.Warn().Int64("size", m.Size).Int64("max_message_size", a.MaxMessageSize).
+			Msg("message larger than max_message_size: left on the server")
+		return nil
+	}
+
+	n, err := s.fetchAndDeliver(ctx, m, log)
+	if err != nil {
+		return err
+	}
+	if n < 0 { // failed, already logged and counted
+		return nil
+	}
+	s.res.Fetched++
+	s.res.Bytes += n
+	if m.UID != "" {
+		now := s.poller.now()
+		if err := s.poller.Store.MarkDelivered(a.Key, m.UID, n, now); err != nil {
+			// Delivered but not recorded: it must not be deleted, or a crash
+			// now would be the only trace. It will be delivered again.
+			return stop(storeError{fmt.Errorf("record delivery of message %d (UIDL %s): %w", m.Num, m.UID, err)})
+		}
+		s.seen[m.UID] = state.Record{State: state.Delivered, Delivered: now, Size: n}
+	}
+	log.Debug().Int64("size", n).Msg("delivered")
+	if a.Keep {
+		return nil
+	}
+	return s.dele(ctx, m, log)
+}
+
+// fetchAndDeliver retrieves message m and hands it to every target. It
+// returns the size delivered, -1 when the message failed and the poll can go
+// on, or a stopError.
+func (s *session) fetchAndDeliver(ctx context.Context, m pop3.MessageInfo, log zerolog.Logger) (int64, error) {
+	body, err := s.client.Retr(ctx, m.Num)
+	if err != nil {
+		var perr *pop3.Error
+		if errors.As(err, &perr) {
+			s.res.Failed++
+			log.Warn().Err(err).Msg("server refused to send the message; trying again next poll")
+			return -1, nil
+		}
+		return 0, stop(err)
+	}
+	counted := &countingReader{r: body}
+	env := &deliver.Envelope{Account: s.account.Name, UIDL: m.UID, Size: m.Size}
+	derr := deliverAll(ctx, s.account, env, counted)
+	// Close drains what a failed target did not read, so the session stays in
+	// step; if it cannot, the connection is of no further use.
+	if cerr := body.Close(); cerr != nil {
+		if derr == nil {
+			derr = cerr
+		}
+		s.res.Failed++
+		log.Error().Err(derr).Msg("message not delivered; it stays on the server")
+		return 0, stop(cerr)
+	}
+	if derr != nil {
+		s.res.Failed++
+		log.Error().Err(derr).Bool("permanent", deliver.IsPermanent(derr)).
+			Msg("message not delivered; it stays on the server and is tried again next poll")
+		return -1, nil
+	}
+	return counted.n, nil
+}
+
+func (s *session) dele(ctx context.Context, m pop3.MessageInfo, log zerolog.Logger) error {
+	if err := s.client.Dele(ctx, m.Num); err != nil {
+		var perr *pop3.Error
+		if errors.As(err, &perr) {
+			log.Warn().Err(err).Msg("server refused DELE; the message stays and is deleted next poll")
+			return nil
+		}
+		return stop(err)
+	}
+	if m.UID != "" {
+		s.deleted = append(s.deleted, m.UID)
+	} else {
+		s.untracked++
+	}
+	return nil
+}
+
+// storeError marks a state-store failure: the session itself is healthy and
+// ends with QUIT, so the deletions already recorded are committed.
+type storeError struct{ error }
+
+func (e storeError) Unwrap() error { return e.error }
+
+func isStoreError(err error) bool {
+	var se storeError
+	return errors.As(err, &se)
+}

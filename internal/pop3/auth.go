@@ -1,0 +1,135 @@
+package pop3
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// AuthMethod selects how Login proves who we are.
+type AuthMethod int
+
+const (
+	AuthAuto AuthMethod = iota // APOP if the greeting has a timestamp, else USER/PASS
+	AuthUser                   // USER and PASS (RFC 1939 §7)
+	AuthAPOP                   // APOP (RFC 1939 §7)
+)
+
+func (m AuthMethod) String() string {
+	switch m {
+	case AuthAuto:
+		return "auto"
+	case AuthUser:
+		return "user"
+	case AuthAPOP:
+		return "apop"
+	}
+	return fmt.Sprintf("AuthMethod(%d)", int(m))
+}
+
+// Login authenticates and enters the TRANSACTION state (RFC 1939 §5).
+//
+// Without TLS no credential is sent unless Config.AllowInsecure is set
+// (ErrInsecure). Once the server has rejected credentials no other method is
+// tried: the error is an *Error whose IsAuth tells a wrong password apart
+// from a locked maildrop. Neither the password nor the APOP digest appears
+// in errors or in Trace.
+func (c *Client) Login(ctx context.Context, user, password string, m AuthMethod) error {
+	stop, err := c.begin(ctx, "login", false)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	if c.state != stateAuthorization {
+		return errors.New("login: already logged in")
+	}
+	// RFC 8314 §5, RFC 2595 §2.2: no cleartext credentials unless asked for.
+	if c.tls == nil && !c.cfg.AllowInsecure {
+		return fmt.Errorf("login: %w: the connection is not encrypted (use TLS, or allow insecure authentication)", ErrInsecure)
+	}
+	if m == AuthAuto {
+		m = AuthUser
+		if c.timestamp != "" {
+			m = AuthAPOP
+		}
+	}
+	c.secret = password
+	defer func() { c.secret = "" }()
+	switch m {
+	case AuthUser:
+		err = c.userPass(user, password)
+	case AuthAPOP:
+		err = c.apop(user, password)
+	default:
+		err = fmt.Errorf("%w: unknown auth method %d", ErrInvalidArgument, int(m))
+	}
+	if err != nil {
+		return fmt.Errorf("login: %w", err)
+	}
+	c.state = stateTransaction
+	return nil
+}
+
+// userPass runs USER then PASS (RFC 1939 §7).
+func (c *Client) userPass(user, password string) error {
+	userCmd := command{verb: "USER", args: []string{user}}
+	passCmd := command{verb: "PASS", args: []string{password}, secretArg: 1}
+	// Check both before sending either: a bad password must not be found
+	// out after USER went out.
+	for _, cmd := range []*command{&userCmd, &passCmd} {
+		if _, err := cmd.line(); err != nil {
+			return err
+		}
+	}
+	// RFC 1939 §7: after -ERR to USER the client may only issue a new
+	// authentication command or QUIT; the password is not sent.
+	if _, err := c.roundTrip(userCmd); err != nil {
+		return err
+	}
+	_, err := c.roundTrip(passCmd)
+	return err
+}
+
+// apop runs APOP (RFC 1939 §7).
+func (c *Client) apop(user, password string) error {
+	if c.timestamp == "" {
+		return fmt.Errorf("%w: use USER/PASS instead", ErrAPOPUnavailable)
+	}
+	if strings.ContainsAny(user, " \t") {
+		return fmt.Errorf("%w: APOP name %q contains a space", ErrInvalidArgument, user)
+	}
+	_, err := c.roundTrip(command{verb: "APOP", args: []string{user, apopDigest(c.timestamp, password)}, secretArg: 2})
+	return err
+}
+
+// apopDigest is RFC 1939 §7: the MD5 of the timestamp (with its angle
+// brackets) followed by the shared secret, in lower-case hex.
+func apopDigest(timestamp, password string) string {
+	sum := md5.Sum([]byte(timestamp + password))
+	return hex.EncodeToString(sum[:])
+}
+
+// findTimestamp returns the APOP timestamp in a greeting's text, angle
+// brackets included, or "". RFC 1939 §7: it has the syntax of an RFC 822
+// msg-id, "<process-ID.clock@hostname>"; we only require something between
+// the brackets that is printable and has no space.
+func findTimestamp(text string) string {
+	start := strings.IndexByte(text, '<')
+	if start < 0 {
+		return ""
+	}
+	end := strings.IndexByte(text[start:], '>')
+	if end < 2 {
+		return ""
+	}
+	ts := text[start : start+end+1]
+	for i := 1; i < len(ts)-1; i++ {
+		if c := ts[i]; c <= ' ' || c >= 0x7f || c == '<' {
+			return ""
+		}
+	}
+	return ts
+}

@@ -1,0 +1,202 @@
+package pop3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+)
+
+// Stat returns the number of messages and their total size (RFC 1939 §5).
+func (c *Client) Stat(ctx context.Context) (count int, size int64, err error) {
+	r, err := c.simple(ctx, "stat", true, command{verb: "STAT"})
+	if err != nil {
+		return 0, 0, err
+	}
+	count, size, err = parseStat(r.text)
+	if err != nil {
+		return 0, 0, fmt.Errorf("stat: %w", err)
+	}
+	return count, size, nil
+}
+
+// List returns the scan listing (RFC 1939 §5 LIST without argument), in the
+// server's order. UID is "".
+func (c *Client) List(ctx context.Context) ([]MessageInfo, error) {
+	return c.listing(ctx, "list", "LIST", parseScanLine)
+}
+
+// UIDL returns the unique-id listing (RFC 1939 §7 UIDL without argument),
+// in the server's order, duplicates included. Size is -1. A server that
+// answers -ERR gives ErrNoUIDL (wrapping the *Error), unless the -ERR carries
+// a temporary response code.
+func (c *Client) UIDL(ctx context.Context) ([]MessageInfo, error) {
+	msgs, err := c.listing(ctx, "uidl", "UIDL", parseUIDLine)
+	var pe *Error
+	if errors.As(err, &pe) && !pe.hasTempCode() {
+		return nil, fmt.Errorf("uidl: %w: %w", ErrNoUIDL, pe)
+	}
+	return msgs, err
+}
+
+func (c *Client) listing(ctx context.Context, op, verb string, parse func(string) (MessageInfo, error)) ([]MessageInfo, error) {
+	var msgs []MessageInfo
+	_, err := c.simple(ctx, op, true, command{verb: verb, kind: replyMulti, onLine: func(line []byte) error {
+		mi, err := parse(string(line))
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, mi)
+		return nil
+	}})
+	if err != nil {
+		return nil, err
+	}
+	return msgs, nil
+}
+
+// Dele marks message num deleted (RFC 1939 §5). The server removes it only
+// when QUIT is answered with +OK.
+func (c *Client) Dele(ctx context.Context, num int) error {
+	return c.numbered(ctx, "dele", "DELE", num)
+}
+
+// Rset unmarks all messages marked deleted (RFC 1939 §5).
+func (c *Client) Rset(ctx context.Context) error {
+	_, err := c.simple(ctx, "rset", true, command{verb: "RSET"})
+	return err
+}
+
+// Noop does nothing; it checks the connection is alive (RFC 1939 §5).
+func (c *Client) Noop(ctx context.Context) error {
+	_, err := c.simple(ctx, "noop", true, command{verb: "NOOP"})
+	return err
+}
+
+func (c *Client) numbered(ctx context.Context, op, verb string, num int) error {
+	op = fmt.Sprintf("%s %d", op, num)
+	if num < 1 {
+		return fmt.Errorf("%s: %w: message numbers start at 1", op, ErrInvalidArgument)
+	}
+	_, err := c.simple(ctx, op, true, command{verb: verb, args: []string{strconv.Itoa(num)}})
+	return err
+}
+
+// Quit ends the session (RFC 1939 §6) and closes the connection. The server
+// removes the messages marked deleted when it answers +OK; any error means
+// that may not have happened: deletions may be rolled back, and the caller
+// must not record them as done.
+func (c *Client) Quit(ctx context.Context) error {
+	defer c.Close()
+	stop, err := c.begin(ctx, "quit", false)
+	if err != nil {
+		return fmt.Errorf("%w (deletions not confirmed)", err)
+	}
+	defer stop()
+	if _, err := c.roundTrip(command{verb: "QUIT"}); err != nil {
+		return fmt.Errorf("quit: deletions not confirmed: %w", err)
+	}
+	return nil
+}
+
+// Retr starts retrieving message num (RFC 1939 §5). The body is streamed:
+// read it to io.EOF, then Close it. It is the message as sent, line ends
+// CRLF, with the dot-stuffing removed and every other octet kept. Close
+// reads and discards what was not read so the connection stays in step; if
+// that fails the client is broken. Starting another command closes an
+// unclosed body first. ctx covers reading the body until Close.
+func (c *Client) Retr(ctx context.Context, num int) (io.ReadCloser, error) {
+	op := fmt.Sprintf("retr %d", num)
+	if num < 1 {
+		return nil, fmt.Errorf("%s: %w: message numbers start at 1", op, ErrInvalidArgument)
+	}
+	stop, err := c.begin(ctx, op, true)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.roundTrip(command{verb: "RETR", args: []string{strconv.Itoa(num)}, kind: replyBody}); err != nil {
+		stop()
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	b := &retrBody{c: c, op: op, stop: stop, r: newBodyReader(c.br, c.cfg.MaxLineLength, c.cfg.MaxMessageSize)}
+	c.body = b
+	return b, nil
+}
+
+// retrBody is the reply to RETR after its +OK: it ties a bodyReader to the
+// client's state.
+type retrBody struct {
+	c      *Client
+	op     string
+	r      *bodyReader
+	stop   func() // ends the context watch begun by Retr
+	err    error  // sticky, wrapped with op
+	done   bool   // the terminator was read
+	closed bool
+}
+
+func (b *retrBody) Read(p []byte) (int, error) {
+	if b.closed {
+		return 0, fmt.Errorf("%s: read after close", b.op)
+	}
+	if b.done {
+		return 0, io.EOF
+	}
+	if b.err != nil {
+		return 0, b.err
+	}
+	n, err := b.r.Read(p)
+	switch {
+	case err == io.EOF:
+		b.done = true
+		b.release()
+	case err != nil:
+		b.err = fmt.Errorf("%s: read body: %w", b.op, err)
+		if !errors.Is(err, ErrLineTooLong) && !errors.Is(err, ErrMessageTooLarge) {
+			// An I/O error or a timeout: the stream is lost.
+			b.c.fail(b.err)
+		}
+		err = b.err
+	}
+	return n, err
+}
+
+// Close discards the rest of the body, without holding it in memory, so
+// that the next command's reply is read in step.
+func (b *retrBody) Close() error {
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	defer b.release()
+	if b.done {
+		return nil
+	}
+	if errors.Is(b.err, ErrLineTooLong) || errors.Is(b.err, ErrMessageTooLarge) {
+		// The caps protect the caller's memory; discarding holds nothing,
+		// so the rest of the message is drained uncapped and the session
+		// stays usable for the messages after this one.
+		b.r.maxLine, b.r.maxSize, b.r.err = 0, 0, nil
+		b.err = nil
+	}
+	if b.err == nil {
+		if _, err := io.Copy(io.Discard, b.r); err != nil {
+			b.err = fmt.Errorf("%s: drain body: %w", b.op, err)
+		}
+	}
+	if b.err != nil {
+		b.c.fail(b.err)
+		return fmt.Errorf("%w: %w", ErrBroken, b.err)
+	}
+	b.done = true
+	return nil
+}
+
+// release ends the body's hold on the client.
+func (b *retrBody) release() {
+	if b.c.body == b {
+		b.c.body = nil
+		b.stop()
+	}
+}

@@ -1,0 +1,331 @@
+// Package pop3test provides an in-process POP3 server for tests, with fault
+// injection, in the spirit of net/http/httptest.
+//
+// The server follows RFC 1939 (AUTHORIZATION, TRANSACTION and UPDATE states;
+// USER/PASS, APOP, STAT, LIST, UIDL, RETR, TOP, DELE, RSET, NOOP, QUIT, with
+// deletions committed only by QUIT), RFC 2449 (CAPA, response codes,
+// PIPELINING), RFC 3206 (the AUTH and SYS response codes) and RFC 2595 (STLS),
+// and also serves implicit TLS. Only one session at a time holds the mailbox
+// lock, as real servers do. A Faults value scripts misbehaviour: dropped
+// connections, stalls, truncated bodies, raw replies, STLS stripping and
+// response injection.
+//
+// Set the Server's fields between NewServer and Start; after Start use
+// SetFaults and AddMessages, which are safe for concurrent use:
+//
+//	srv := pop3test.NewServer(t)
+//	srv.Messages = []pop3test.Message{{Body: []byte("Subject: hi\r\n\r\nhello\r\n")}}
+//	srv.Faults = pop3test.Faults{DropAt: "QUIT", Sessions: 1}
+//	addr := srv.Start()
+//	// dial addr; for TLS use srv.ClientTLSConfig()
+package pop3test
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Message is one message in the mailbox.
+type Message struct {
+	// UID is the UIDL value. "" becomes "uid-<n>", n counting every message
+	// given to the server from 1 (Messages first, then AddMessages). It is
+	// not validated, so tests can serve malformed UIDs.
+	UID string
+	// Body is the message as the server holds it, in wire form (CRLF line
+	// ends). RETR serves it byte-exact except that lines starting with "."
+	// are dot-stuffed (a line starts at the start of Body or after CRLF, not
+	// after a bare LF) and CRLF is appended if a non-empty Body does not end
+	// with CRLF. An empty Body is served as just ".\r\n". Its size in STAT
+	// and LIST is len(Body).
+	Body []byte
+}
+
+// Mode is how a connection starts.
+type Mode int
+
+const (
+	// Plain starts in cleartext (port 110 style); STLS is possible.
+	Plain Mode = iota
+	// ImplicitTLS starts with a TLS handshake (port 995 style, RFC 8314).
+	ImplicitTLS
+)
+
+// MaxCommandLine is the longest command line accepted, in octets including
+// CRLF. RFC 2449 §4 allows 255; like many servers we are more generous.
+const MaxCommandLine = 512
+
+const (
+	writeTimeout     = 10 * time.Second // per reply: a test never hangs on a write
+	handshakeTimeout = 10 * time.Second
+	idleTimeout      = 10 * time.Minute // RFC 1939 §3: autologout timer of at least 10 minutes
+)
+
+// Server is a fake POP3 server. Create it with NewServer.
+type Server struct {
+	User, Password     string    // credentials; default "user", "pass"
+	Messages           []Message // initial mailbox
+	Mode               Mode
+	OfferSTLS          bool     // CAPA lists STLS and STLS works (Plain mode only)
+	NoCAPA             bool     // CAPA → -ERR
+	NoUIDL             bool     // UIDL → -ERR, and not in CAPA
+	APOP               bool     // greeting carries a <timestamp>; APOP accepted
+	Pipelining         bool     // CAPA lists PIPELINING
+	RequireTLSForLogin bool     // USER/PASS/APOP → -ERR [AUTH] without TLS; CAPA omits USER
+	CertHosts          []string // SANs of the certificate; default {"localhost", "127.0.0.1"}
+	Faults             Faults   // installed by Start; later use SetFaults
+
+	tb  testing.TB
+	cfg settings // snapshot taken by Start, read-only afterwards
+	wg  sync.WaitGroup
+
+	mu         sync.Mutex
+	cert       *serverCert
+	ln         net.Listener
+	addr       string
+	closed     bool
+	conns      map[net.Conn]struct{}
+	mailbox    []*message // committed state
+	uidSeq     int
+	faults     Faults
+	faultsFrom int // sessions count when faults were installed
+	commands   []string
+	sessions   int
+	retrieved  map[string]int
+	lockHolder int // session id holding the mailbox lock; 0 = none
+}
+
+// settings is the configuration a session reads, copied at Start so that
+// sessions never read fields a test may still be writing.
+type settings struct {
+	user, password                  string
+	mode                            Mode
+	offerSTLS, noCAPA, noUIDL, apop bool
+	pipelining, requireTLSForLogin  bool
+}
+
+// message is a mailbox entry; sessions refer to it by pointer.
+type message struct {
+	uid  string
+	body []byte
+}
+
+// NewServer returns a server that is configured but not yet listening.
+// tb.Cleanup closes it.
+func NewServer(tb testing.TB) *Server {
+	tb.Helper()
+	s := &Server{
+		User:      "user",
+		Password:  "pass",
+		CertHosts: []string{"localhost", "127.0.0.1"},
+		tb:        tb,
+		conns:     make(map[net.Conn]struct{}),
+		retrieved: make(map[string]int),
+	}
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// Start listens on 127.0.0.1:0 and serves, returning "127.0.0.1:port".
+// Calling it again returns the same address.
+func (s *Server) Start() string {
+	s.tb.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln != nil {
+		return s.addr
+	}
+	if s.closed {
+		s.tb.Fatal("pop3test: Start after Close")
+	}
+	if err := s.ensureCertLocked(); err != nil {
+		s.tb.Fatalf("pop3test: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		s.tb.Fatalf("pop3test: listen: %v", err)
+	}
+	s.cfg = settings{
+		user: s.User, password: s.Password, mode: s.Mode,
+		offerSTLS: s.OfferSTLS, noCAPA: s.NoCAPA, noUIDL: s.NoUIDL, apop: s.APOP,
+		pipelining: s.Pipelining, requireTLSForLogin: s.RequireTLSForLogin,
+	}
+	s.appendLocked(s.Messages)
+	s.faults, s.faultsFrom = s.Faults.clone(), 0
+	s.ln, s.addr = ln, ln.Addr().String()
+	s.wg.Add(1)
+	go s.acceptLoop(ln)
+	return s.addr
+}
+
+// Addr returns the listening address, or "" before Start.
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// Close stops the listener, closes every session (ending stalls, rolling
+// back uncommitted deletions) and waits for all goroutines. It is idempotent.
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.closed = true
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// ClientTLSConfig returns a client configuration trusting the server's
+// certificate, with ServerName "localhost".
+func (s *Server) ClientTLSConfig() *tls.Config {
+	return &tls.Config{RootCAs: s.CertPool(), ServerName: "localhost", MinVersion: tls.VersionTLS12}
+}
+
+// CertPool returns a pool holding the server's self-signed certificate,
+// generating it (from CertHosts) if Start has not yet done so.
+func (s *Server) CertPool() *x509.CertPool {
+	s.tb.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.ensureCertLocked(); err != nil {
+		s.tb.Fatalf("pop3test: %v", err)
+	}
+	return s.cert.pool
+}
+
+func (s *Server) ensureCertLocked() error {
+	if s.cert != nil {
+		return nil
+	}
+	c, err := newServerCert(s.CertHosts)
+	if err != nil {
+		return fmt.Errorf("tls certificate: %w", err)
+	}
+	s.cert = c
+	return nil
+}
+
+// Mailbox returns the committed mailbox: the messages remaining on the
+// server, UIDs filled in. Deletions pending in a session are not reflected.
+func (s *Server) Mailbox() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	box := s.mailbox
+	if s.ln == nil { // before Start: what Start will serve
+		box = nil
+		for i, m := range s.Messages {
+			box = append(box, &message{uid: defaultUID(m.UID, s.uidSeq+i+1), body: m.Body})
+		}
+	}
+	out := make([]Message, len(box))
+	for i, m := range box {
+		out[i] = Message{UID: m.uid, Body: slices.Clone(m.body)}
+	}
+	return out
+}
+
+func defaultUID(uid string, n int) string {
+	if uid == "" {
+		return fmt.Sprintf("uid-%d", n)
+	}
+	return uid
+}
+
+// Commands returns every command line received, from all sessions in order,
+// exactly as sent without the line end (over-long lines are truncated).
+func (s *Server) Commands() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.commands)
+}
+
+// Sessions returns the number of connections accepted so far.
+func (s *Server) Sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessions
+}
+
+// Retrieved returns, per UID, how many times a RETR body was sent in full
+// (terminator included). TOP does not count.
+func (s *Server) Retrieved() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.retrieved)
+}
+
+// AddMessages appends messages to the mailbox. A session that already holds
+// the mailbox lock does not see them; the next one does.
+func (s *Server) AddMessages(ms ...Message) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		s.Messages = append(s.Messages, ms...)
+		return
+	}
+	s.appendLocked(ms)
+}
+
+func (s *Server) appendLocked(ms []Message) {
+	for _, m := range ms {
+		s.uidSeq++
+		s.mailbox = append(s.mailbox, &message{uid: defaultUID(m.UID, s.uidSeq), body: slices.Clone(m.Body)})
+	}
+}
+
+// SetFaults replaces the faults for sessions accepted from now on; sessions
+// already running keep theirs. Faults.Sessions counts from this call.
+func (s *Server) SetFaults(f Faults) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Faults = f
+	s.faults, s.faultsFrom = f.clone(), s.sessions
+}
+
+func (s *Server) acceptLoop(ln net.Listener) {
+	defer s.wg.Done()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond) // e.g. EMFILE: retry
+			continue
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			c.Close()
+			return
+		}
+		s.sessions++
+		id := s.sessions
+		var f Faults
+		if s.faults.Sessions <= 0 || id-s.faultsFrom <= s.faults.Sessions {
+			f = s.faults
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go s.serve(c, id, f)
+	}
+}
+
+func (s *Server) record(line string) {
+	s.mu.Lock()
+	s.commands = append(s.commands, line)
+	s.mu.Unlock()
+}

@@ -1,0 +1,18 @@
+// Package state is fetchd's persistent memory: a bbolt database that records,
+// per account, which messages (by their RFC 1939 UIDL unique-id) were delivered
+// and which were deleted from the server, plus the history of the last polls.
+//
+// It is what lets fetchd keep its promise "never lose a message, never deliver
+// one twice". The fetcher calls MarkDelivered after a delivery is durable and
+// before it sends DELE, so every write here is a committed, fsynced bbolt
+// transaction (NoSync is never set). After the server's +OK to QUIT the fetcher
+// calls MarkDeleted for the UIDLs it DELEd.
+//
+// Accounts are identified by server, port and user (AccountKey), not by their
+// display name, so renaming an account in the config does not download its mail
+// again. The on-disk layout and its versioning are described in schema.go.
+//
+// One *Store may be shared by goroutines polling different accounts; bbolt
+// serialises the writers. A second Open of the same file, from this process or
+// another, fails with ErrLocked after the timeout.
+package state

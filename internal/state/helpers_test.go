@@ -1,0 +1,51 @@
+package state
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+var (
+	keyWork  = AccountKey{Server: "pop.example.com", Port: 995, User: "me@example.com"}
+	keyOther = AccountKey{Server: "mail.example.org", Port: 110, User: "alice"}
+	t1       = time.Date(2025, 1, 2, 3, 4, 5, 6, time.UTC)
+	t2       = time.Date(2025, 1, 2, 4, 0, 0, 0, time.UTC)
+)
+
+// openTemp opens a new store in a directory that does not exist yet.
+func openTemp(t testing.TB) *Store {
+	t.Helper()
+	s, err := Open(filepath.Join(t.TempDir(), "sub", "state.db"), time.Second)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func recordEqual(a, b Record) bool {
+	return a.State == b.State && a.Size == b.Size && a.Delivered.Equal(b.Delivered) && a.Deleted.Equal(b.Deleted)
+}
+
+func checkSeen(t *testing.T, s *Store, key AccountKey, want map[string]Record) {
+	t.Helper()
+	got, err := s.Seen(key)
+	if err != nil {
+		t.Fatalf("Seen(%s): %v", key, err)
+	}
+	if got == nil {
+		t.Fatalf("Seen(%s) = nil map, want non-nil", key)
+	}
+	if len(got) != len(want) {
+		t.Errorf("Seen(%s) has %d records, want %d: %v", key, len(got), len(want), got)
+	}
+	for uidl, w := range want {
+		g, ok := got[uidl]
+		if !ok {
+			t.Errorf("Seen(%s)[%q] missing, want %+v", key, uidl, w)
+		} else if !recordEqual(g, w) {
+			t.Errorf("Seen(%s)[%q] = %+v, want %+v", key, uidl, g, w)
+		}
+	}
+}

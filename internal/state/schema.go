@@ -1,0 +1,122 @@
+package state
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.etcd.io/bbolt"
+)
+
+// On-disk schema, version 1. All integers are big-endian.
+//
+//	meta/                          bucket
+//	    schema_version             uint32; 1
+//	    created                    int64 Unix nanoseconds when the store was created
+//	accounts/                      bucket
+//	    <AccountKey.String()>/     bucket per account, e.g. "pop3://me%40x.com@pop.x.com:995"
+//	        name                   the account's display name from the config (informational)
+//	        uidls/                 bucket; key = UIDL bytes, value = record (see record.go:
+//	                               1 byte record format, 1 byte state, int64 delivered
+//	                               nanos, int64 size, int64 deleted nanos)
+//	        polls/                 bucket; key = uint64 bucket sequence, value = JSON Poll
+//	                               (poll.go); only the newest maxPolls are kept
+//
+// An empty or new file is initialised as the current version. A bbolt file with
+// buckets but no meta bucket is refused as not a fetchd state store, and a store
+// with a newer schema version is refused rather than misread (a downgrade).
+//
+// Changing the format: bump schemaVersion, append the migration from the old
+// version to migrations, run `go test -run TestGolden -update` to write
+// testdata/vN.db for the new version, and keep every older testdata/v*.db: the
+// golden test opens each of them, so a change that can no longer read (or
+// migrate) an old store fails.
+const schemaVersion uint32 = 1
+
+var (
+	bucketMeta     = []byte("meta")
+	bucketAccounts = []byte("accounts")
+	bucketUIDLs    = []byte("uidls")
+	bucketPolls    = []byte("polls")
+	keyVersion     = []byte("schema_version")
+	keyCreated     = []byte("created")
+	keyName        = []byte("name")
+)
+
+// migrations[v] upgrades a store from schema version v to v+1. Version 1 is the
+// first, and no store was ever written with version 0, so migrations[0] is nil.
+// All migrations needed run in the one transaction that Open commits, so a
+// failed migration leaves the store as it was.
+var migrations = []func(tx *bbolt.Tx) error{
+	0: nil,
+}
+
+// Errors from Open about the file's contents; they are wrapped with the path.
+var (
+	ErrNotStateStore = errors.New("not a fetchd state store")
+	ErrNewerSchema   = errors.New("state store written by a newer fetchd")
+)
+
+// readSchema returns the store's schema version; fresh is true for a file with
+// no buckets at all, which Open initialises.
+func readSchema(tx *bbolt.Tx) (version uint32, fresh bool, err error) {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		empty := true
+		_ = tx.ForEach(func([]byte, *bbolt.Bucket) error { empty = false; return nil })
+		if empty {
+			return 0, true, nil
+		}
+		return 0, false, fmt.Errorf("%w: it has data but no meta bucket", ErrNotStateStore)
+	}
+	v := meta.Get(keyVersion)
+	if len(v) != 4 {
+		return 0, false, fmt.Errorf("%w: meta bucket has no valid schema_version", ErrNotStateStore)
+	}
+	version = binary.BigEndian.Uint32(v)
+	switch {
+	case version > schemaVersion:
+		return 0, false, fmt.Errorf("%w: schema version %d, this fetchd reads up to %d; "+
+			"upgrade fetchd (a downgrade cannot read it) or use another state file", ErrNewerSchema, version, schemaVersion)
+	case version == 0:
+		return 0, false, fmt.Errorf("%w: unknown schema version %d", ErrNotStateStore, version)
+	}
+	return version, false, nil
+}
+
+// initSchema writes the current, empty schema into a fresh file.
+func initSchema(tx *bbolt.Tx, now time.Time) error {
+	meta, err := tx.CreateBucket(bucketMeta)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.CreateBucket(bucketAccounts); err != nil {
+		return err
+	}
+	if err := meta.Put(keyCreated, binary.BigEndian.AppendUint64(nil, uint64(now.UnixNano()))); err != nil {
+		return err
+	}
+	return putVersion(tx, schemaVersion)
+}
+
+func putVersion(tx *bbolt.Tx, v uint32) error {
+	return tx.Bucket(bucketMeta).Put(keyVersion, binary.BigEndian.AppendUint32(nil, v))
+}
+
+// migrate runs table[from], table[from+1], … up to version to, recording each
+// step's version so the bookkeeping is the same whether one or many steps run.
+func migrate(tx *bbolt.Tx, from, to uint32, table []func(*bbolt.Tx) error) error {
+	for v := from; v < to; v++ {
+		if int(v) >= len(table) || table[v] == nil {
+			return fmt.Errorf("no migration from schema version %d", v)
+		}
+		if err := table[v](tx); err != nil {
+			return fmt.Errorf("migrate schema version %d to %d: %w", v, v+1, err)
+		}
+		if err := putVersion(tx, v+1); err != nil {
+			return fmt.Errorf("migrate schema version %d to %d: %w", v, v+1, err)
+		}
+	}
+	return nil
+}
