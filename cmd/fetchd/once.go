@@ -21,8 +21,15 @@ const onceParallel = 4
 const stateOpenTimeout = 2 * time.Second
 
 func runOnce(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return runPoll(ctx, "once", args, stdout, stderr, nil)
+}
+
+// runPoll loads the config, opens the store, runs before (if any) on the
+// store for the selected accounts, then polls each of them once.
+func runPoll(ctx context.Context, name string, args []string, stdout, stderr io.Writer,
+	before func(*state.Store, []*config.Account) error) int {
 	var path string
-	fs := newFlagSet("once", stderr, &path)
+	fs := newFlagSet(name, stderr, &path)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -35,7 +42,7 @@ func runOnce(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	accounts, err := selectAccounts(cfg, fs.Args())
 	if err != nil {
-		fmt.Fprintf(stderr, "fetchd once: %v\n", err)
+		fmt.Fprintf(stderr, "fetchd %s: %v\n", name, err)
 		return exitUsage
 	}
 	log := newLogger(cfg, stderr)
@@ -46,10 +53,16 @@ func runOnce(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitStateLocked
 	}
 	defer store.Close()
+	if before != nil {
+		if err := before(store, accounts); err != nil {
+			fmt.Fprintf(stderr, "fetchd %s: %v\n", name, err)
+			return exitFailed
+		}
+	}
 
 	polls := make([]*fetch.Account, len(accounts))
 	for i, a := range accounts {
-		polls[i], err = buildAccount(a, cfg)
+		polls[i], err = buildAccount(a, cfg, log)
 		if err != nil {
 			fmt.Fprintf(stderr, "fetchd: account %q: %v\n", a.Name, err)
 			return exitFailed
@@ -109,6 +122,12 @@ func selectAccounts(cfg *config.Config, names []string) ([]*config.Account, erro
 // summary is the one line `fetchd once` prints per account.
 func summary(r *fetch.Result) string {
 	line := fmt.Sprintf("%s: %d fetched, %d deleted, %d failed", r.Account, r.Fetched, r.Deleted, r.Failed)
+	if r.FailedPermanent > 0 {
+		line += fmt.Sprintf(" (%d permanently: held until failed_retry_after or `fetchd retry %s`)", r.FailedPermanent, r.Account)
+	}
+	if r.Held > 0 {
+		line += fmt.Sprintf(", %d held after a permanent failure (`fetchd retry %s`)", r.Held, r.Account)
+	}
 	if r.Skipped > 0 {
 		line += fmt.Sprintf(", %d skipped", r.Skipped)
 	}

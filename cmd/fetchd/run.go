@@ -19,6 +19,7 @@ const usage = `fetchd retrieves mail from POP3 accounts and delivers it durably.
 
 Usage:
   fetchd once [-c FILE] [ACCOUNT...]   poll each account (or those named) once
+  fetchd retry [-c FILE] [ACCOUNT...]  retry messages held after a permanent failure, then poll
   fetchd check [-c FILE]               validate the configuration and list the accounts
   fetchd --version                     print the version
 
@@ -50,6 +51,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "once":
 		return runOnce(ctx, args[1:], stdout, stderr)
+	case "retry":
+		return runRetry(ctx, args[1:], stdout, stderr)
 	case "check":
 		return runCheck(ctx, args[1:], stdout, stderr)
 	case "--version", "-version", "version":

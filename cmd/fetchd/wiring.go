@@ -3,8 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
-	"net"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -20,49 +20,120 @@ import (
 
 // buildAccount turns a configured account into what a poll needs, opening
 // its delivery targets.
-func buildAccount(a *config.Account, cfg *config.Config) (*fetch.Account, error) {
+func buildAccount(a *config.Account, cfg *config.Config, log zerolog.Logger) (*fetch.Account, error) {
+	owner, localUser, err := runAs(a.RunAs)
+	if err != nil {
+		return nil, err
+	}
+	hostname, _ := os.Hostname()
 	out := &fetch.Account{
 		Name: a.Name,
 		Key:  state.AccountKey{Server: a.Server, Port: a.Port, User: a.User},
 		Server: pop3.Config{
-			Addr:           net.JoinHostPort(a.Server, strconv.Itoa(a.Port)),
+			Addr:           a.Addr(),
 			TLS:            tlsMode(a.TLS),
 			AllowInsecure:  a.AllowInsecure,
 			Timeout:        a.Timeout,
 			MaxMessageSize: a.MaxMessageSize,
 		},
-		User:           a.User,
-		Secret:         a.Secret,
-		Auth:           authMethod(a.Auth),
-		Keep:           a.Keep,
-		MaxMessageSize: a.MaxMessageSize,
-		SpoolDir:       filepath.Join(filepath.Dir(cfg.State), "spool"),
+		ServerName:       a.Server,
+		User:             a.User,
+		Secret:           a.Secret,
+		Auth:             authMethod(a.Auth),
+		Keep:             a.Keep,
+		MaxMessageSize:   a.MaxMessageSize,
+		SpoolDir:         filepath.Join(filepath.Dir(cfg.State), "spool"),
+		FailedRetryAfter: a.FailedRetryAfter,
+		TraceHeaders:     a.TraceHeaders,
+		LocalUser:        localUser,
+		Hostname:         hostname,
+		Version:          versionString(),
 	}
-	if len(a.Deliver) > 1 {
-		if err := os.MkdirAll(out.SpoolDir, 0o700); err != nil {
-			return nil, fmt.Errorf("spool directory: %w", err)
-		}
+	if err := os.MkdirAll(out.SpoolDir, 0o700); err != nil {
+		return nil, fmt.Errorf("spool directory: %w", err)
 	}
-	for _, d := range a.Deliver {
-		switch d.Kind() {
-		case "maildir":
-			m, err := deliver.NewMaildir(d.Target())
-			if err != nil {
-				closeTargets(out)
-				return nil, err
-			}
-			out.Targets = append(out.Targets, m)
-		default:
+	for i := range a.Deliver {
+		t, err := buildTarget(&a.Deliver[i], owner, localUser, out.SpoolDir, log.With().Str("account", a.Name).Logger())
+		if err != nil {
 			closeTargets(out)
-			return nil, fmt.Errorf("delivery target %q is not supported yet", d.Kind())
+			return nil, fmt.Errorf("deliver #%d (%s): %w", i+1, a.Deliver[i].Kind(), err)
 		}
+		out.Targets = append(out.Targets, t)
+	}
+	if a.OnPermanentFailure == "quarantine" {
+		q, err := deliver.NewMaildirOwned(a.QuarantineMaildir, owner)
+		if err != nil {
+			closeTargets(out)
+			return nil, fmt.Errorf("quarantine_maildir: %w", err)
+		}
+		out.Quarantine = q
 	}
 	return out, nil
 }
 
+// buildTarget opens one delivery target.
+func buildTarget(d *config.Deliver, owner *deliver.Owner, localUser, spoolDir string, log zerolog.Logger) (fetch.Target, error) {
+	t := fetch.Target{Recipients: d.Recipients, From: d.From, FromSet: d.From != ""}
+	if len(t.Recipients) == 0 {
+		t.Recipients = []string{localUser}
+	}
+	var err error
+	switch d.Kind() {
+	case "maildir":
+		t.Deliverer, err = deliver.NewMaildirOwned(d.Maildir, owner)
+		t.Local = true
+	case "mbox":
+		t.Deliverer, err = deliver.NewMbox(d.Mbox, owner)
+		t.Local = true
+	case "mda", "mda_shell":
+		t.Deliverer, err = deliver.NewMDA(deliver.MDAConfig{
+			Argv: d.MDA, Shell: d.MDAShell, TempCodes: d.MDATempCodes, Timeout: d.MDATimeout,
+			SpoolDir: spoolDir, Owner: owner,
+			Log: func(line string) { log.Info().Str("target", d.Target()).Msg("mda: " + line) },
+		})
+		t.Local = true
+	case "smtp":
+		t.Deliverer, err = deliver.NewSMTP(deliver.SMTPConfig{
+			Addr: d.SMTP, TLS: d.SMTPTLS, User: d.SMTPUser, Password: d.SMTPSecret,
+		})
+		t.PerRecipient = true
+	case "lmtp":
+		t.Deliverer, err = deliver.NewLMTP(deliver.LMTPConfig{Addr: d.LMTP})
+		t.PerRecipient = true
+	default:
+		err = fmt.Errorf("delivery target %q is not supported", d.Kind())
+	}
+	return t, err
+}
+
+// runAs resolves the account's run_as user; without one, deliveries run as
+// the user running fetchd, who is also the default recipient.
+func runAs(name string) (*deliver.Owner, string, error) {
+	if name == "" {
+		u, err := user.Current()
+		if err != nil {
+			return nil, "", fmt.Errorf("who am I: %w", err)
+		}
+		return nil, u.Username, nil
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		return nil, "", fmt.Errorf("run_as: %w", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if os.Geteuid() != 0 && os.Geteuid() != uid {
+		return nil, "", fmt.Errorf("run_as = %q needs fetchd to run as root or as %s", name, name)
+	}
+	return &deliver.Owner{Name: u.Username, UID: uid, GID: gid, Home: u.HomeDir}, u.Username, nil
+}
+
 func closeTargets(a *fetch.Account) {
 	for _, t := range a.Targets {
-		t.Close()
+		t.Deliverer.Close()
+	}
+	if a.Quarantine != nil {
+		a.Quarantine.Close()
 	}
 }
 

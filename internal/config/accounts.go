@@ -11,10 +11,9 @@ import (
 
 // inherited is what [defaults] gives accounts.
 type inherited struct {
-	vals       map[string]any  // decoded values
-	bad        map[string]bool // keys set but invalid (already reported)
-	deliver    []Deliver       // valid [[defaults.deliver]] entries
-	hasDeliver bool            // [[defaults.deliver]] has entries, valid or not
+	vals    map[string]any  // decoded values
+	bad     map[string]bool // keys set but invalid (already reported)
+	deliver delivered       // [[defaults.deliver]]
 }
 
 func (d *decoder) defaults(raw any) *inherited {
@@ -30,9 +29,13 @@ func (d *decoder) defaults(raw any) *inherited {
 	}
 	inh.vals, inh.bad = decodeTable(d, w, accountFields, m, []string{keyDeliver}, hintAccount)
 	if rd, ok := m[keyDeliver]; ok {
-		var n int
-		inh.deliver, n = d.delivers(w, rd)
-		inh.hasDeliver = n > 0
+		inh.deliver = d.delivers(w, rd)
+		// Account-level checks on these entries are reported per account,
+		// as coming from [defaults].
+		for i := range inh.deliver.at {
+			inh.deliver.at[i].section = ""
+			inh.deliver.at[i].entry += " (from [defaults])"
+		}
 	}
 	return inh
 }
@@ -81,12 +84,13 @@ func (d *decoder) account(w where, t map[string]any, inh *inherited) *Account {
 	a := &Account{}
 	apply(a, accountFields, vals)
 
-	hasDeliver := inh.hasDeliver
-	a.Deliver = slices.Clone(inh.deliver)
+	dl := inh.deliver
 	if rd, ok := t[keyDeliver]; ok {
-		var n int
-		a.Deliver, n = d.delivers(w, rd)
-		hasDeliver = n > 0
+		dl = d.delivers(w, rd)
+	}
+	a.Deliver = slices.Clone(dl.list)
+	for i := range a.Deliver {
+		a.Deliver[i].account = a.Name
 	}
 
 	if a.TLS == "" {
@@ -98,13 +102,22 @@ func (d *decoder) account(w where, t map[string]any, inh *inherited) *Account {
 	if !present["timeout"] {
 		a.Timeout = DefaultTimeout
 	}
+	if a.OnPermanentFailure == "" {
+		a.OnPermanentFailure = DefaultOnPermanentFailure
+	}
+	if !present["failed_retry_after"] {
+		a.FailedRetryAfter = DefaultFailedRetryAfter
+	}
+	if !present["trace_headers"] {
+		a.TraceHeaders = true
+	}
 	if !present["port"] {
 		a.Port = PortPlain
 		if a.TLS == "implicit" {
 			a.Port = PortImplicitTLS
 		}
 	}
-	d.validateAccount(w, a, present, hasDeliver)
+	d.validateAccount(w, a, present, dl)
 	return a
 }
 
@@ -141,44 +154,6 @@ func inherit(own map[string]any, ownBad map[string]bool, inh *inherited) (vals m
 		}
 	}
 	return vals, present
-}
-
-// delivers decodes the deliver entries of an account or of [defaults]. It
-// returns the valid entries and how many entries there were.
-func (d *decoder) delivers(w where, raw any) ([]Deliver, int) {
-	header := "[[" + w.path + ".deliver]]"
-	tables, ok := asTables(raw)
-	if !ok {
-		d.add(w, keyDeliver, "must be an array of tables: write "+header+` with maildir = "…" under it`)
-		return nil, 0
-	}
-	var out []Deliver
-	for i, t := range tables {
-		ew := w
-		ew.inst = w.inst + ".deliver#" + strconv.Itoa(i)
-		ew.path = w.path + ".deliver"
-		ew.entry = "deliver #" + strconv.Itoa(i+1)
-		before := len(d.problems)
-		vals, bad := decodeTable(d, ew, deliverFields, t, nil, hintDeliver)
-		var targets []string
-		for _, f := range deliverFields {
-			if _, ok := vals[f.key]; (ok || bad[f.key]) && f.target {
-				targets = append(targets, f.key)
-			}
-		}
-		switch {
-		case len(targets) == 0:
-			d.add(ew, "", `no target: set maildir = "~/Maildir" (or another target) in this `+header+" table")
-		case len(targets) > 1:
-			d.add(ew, targets[1], "this entry already has "+targets[0]+": one target per entry; add another "+header+" table for the second")
-		}
-		if len(d.problems) == before {
-			var dv Deliver
-			apply(&dv, deliverFields, vals)
-			out = append(out, dv)
-		}
-	}
-	return out, len(tables)
 }
 
 func hintTop(key string) string {

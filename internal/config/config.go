@@ -7,8 +7,8 @@
 // `fetchd check` shows everything that needs fixing. Unknown keys are errors,
 // with a suggestion when the key looks like a typo of a known one.
 //
-// Secrets are resolved lazily by Account.Secret, never while loading, and are
-// never part of Describe or String.
+// Secrets are resolved lazily by Account.Secret and Deliver.SMTPSecret, never
+// while loading, and are never part of Describe or String.
 package config
 
 import (
@@ -54,6 +54,15 @@ type Account struct {
 	Timeout         time.Duration
 	MaxMessageSize  int64 // bytes; 0 = no limit
 	Deliver         []Deliver
+
+	// What to do with a message a delivery target refuses permanently:
+	// "keep" (default) leaves it on the server and tries again after
+	// FailedRetryAfter; "quarantine" delivers it to QuarantineMaildir.
+	OnPermanentFailure string
+	QuarantineMaildir  string        // absolute path, "~/" expanded; required with "quarantine"
+	FailedRetryAfter   time.Duration // default 24h
+	TraceHeaders       bool          // prepend a Received: trace header; default true
+	RunAs              string        // local user to deliver as; "" = the user fetchd runs as
 }
 
 // Built-in defaults, applied after [defaults] for keys nobody set.
@@ -65,6 +74,10 @@ const (
 	DefaultLogFmt   = "auto"
 	PortImplicitTLS = 995
 	PortPlain       = 110 // also the STARTTLS port
+
+	DefaultOnPermanentFailure = "keep"
+	DefaultFailedRetryAfter   = 24 * time.Hour
+	DefaultMDATimeout         = 10 * time.Minute
 )
 
 // Addr is the account's server address in host:port form, as net.Dial wants it
@@ -75,7 +88,7 @@ func (a *Account) Addr() string {
 
 // Describe is a one-line summary for `fetchd check`, for example
 //
-//	work: me@example.com at pop.example.com:995 (implicit TLS, auth auto, delete after delivery) → maildir /home/u/Mail/work
+//	work: me@example.com at pop.example.com:995 (implicit TLS, auth auto, delete after delivery) → maildir /home/u/Mail/work, smtp localhost:25 (none)
 //
 // It never includes a secret.
 func (a *Account) Describe() string {
@@ -96,7 +109,7 @@ func (a *Account) Describe() string {
 	}
 	targets := make([]string, len(a.Deliver))
 	for i, d := range a.Deliver {
-		targets[i] = d.Kind() + " " + d.Target()
+		targets[i] = d.String()
 	}
 	return fmt.Sprintf("%s: %s at %s (%s, auth %s, %s) → %s",
 		a.Name, a.User, a.Addr(), tls, a.Auth, keep, strings.Join(targets, ", "))
@@ -108,33 +121,3 @@ func (a Account) String() string { return a.Describe() }
 
 // GoString keeps %#v from printing the inline password.
 func (a Account) GoString() string { return "config.Account{" + a.Describe() + "}" }
-
-// Deliver is one delivery target of an account. Exactly one target field is
-// set; the schema (deliverFields) says which fields are targets.
-type Deliver struct {
-	Maildir string // absolute path, "~/" expanded
-}
-
-// Kind is the target's kind, the TOML key that names it: "maildir".
-func (d Deliver) Kind() string {
-	k, _ := d.target()
-	return k
-}
-
-// Target is the target itself: for a maildir, its path.
-func (d Deliver) Target() string {
-	_, t := d.target()
-	return t
-}
-
-func (d Deliver) target() (kind, target string) {
-	for _, f := range deliverFields {
-		if !f.target {
-			continue
-		}
-		if s, ok := f.ptr(&d).(*string); ok && *s != "" {
-			return f.key, *s
-		}
-	}
-	return "", ""
-}

@@ -12,6 +12,9 @@ import (
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(accountTOML(nil, false)))
 	f.Add([]byte("[defaults]\nkeep = true\n[[defaults.deliver]]\nmaildir = \"~/Maildir\"\n" + accountTOML(nil, true)))
+	f.Add([]byte(deliverTOML(`smtp = "mail.example.com:587"`, `smtp_user = "me"`, `smtp_password = "pw"`, `recipients = ["me"]`)))
+	f.Add([]byte(deliverTOML(`mda = ["/usr/bin/procmail", "-d", "me"]`, `mda_temp_codes = [69]`, `from = "a@b"`)))
+	f.Add([]byte(accountTOML(map[string]string{"on_permanent_failure": `"quarantine"`, "quarantine_maildir": `"/q"`}, false)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		locate(data)
 		cfg, err := Parse("fuzz.toml", data)
@@ -42,9 +45,17 @@ func FuzzParse(f *testing.F) {
 			if a.TLS == "none" && !a.AllowInsecure {
 				t.Fatalf("insecure account accepted: %+v", *a)
 			}
+			if a.FailedRetryAfter <= 0 || a.OnPermanentFailure == "quarantine" && a.QuarantineMaildir == "" {
+				t.Fatalf("invalid failure policy accepted: %+v", *a)
+			}
 			for _, d := range a.Deliver {
 				if d.Kind() == "" || d.Target() == "" {
 					t.Fatalf("empty deliver entry accepted: %+v", *a)
+				}
+				mda := d.Kind() == "mda" || d.Kind() == "mda_shell"
+				if mda != (d.MDATimeout > 0) || (d.Kind() == "smtp") != (d.SMTPTLS != "") ||
+					(d.SMTPUser == "") != (d.SMTPPassword == "" && d.SMTPPasswordFile == "" && d.SMTPPasswordCommand == nil) {
+					t.Fatalf("invalid deliver entry accepted: %+v", d)
 				}
 			}
 			_ = a.Describe()

@@ -116,17 +116,23 @@ func syntaxProblem(path string, err error) *Problem {
 	return &Problem{File: path, Msg: "syntax error: " + err.Error()}
 }
 
-// holdsPassword reports whether [defaults] or any account sets password.
+// holdsPassword reports whether [defaults] or any account sets password, or
+// any of their deliver entries sets smtp_password.
 func holdsPassword(raw map[string]any) bool {
+	var tables []map[string]any
 	if m, ok := raw[keyDefaults].(map[string]any); ok {
-		if _, ok := m["password"]; ok {
-			return true
-		}
+		tables = append(tables, m)
 	}
-	tables, _ := asTables(raw[keyAccount])
-	for _, t := range tables {
+	accounts, _ := asTables(raw[keyAccount])
+	for _, t := range append(tables, accounts...) {
 		if _, ok := t["password"]; ok {
 			return true
+		}
+		entries, _ := asTables(t[keyDeliver])
+		for _, e := range entries {
+			if _, ok := e["smtp_password"]; ok {
+				return true
+			}
 		}
 	}
 	return false

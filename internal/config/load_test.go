@@ -104,3 +104,41 @@ func TestParse_ExampleConfig(t *testing.T) {
 		}
 	}
 }
+
+// The example's commented-out keys ("#key = …", "#[[…]]") must be valid too,
+// so that uncommenting one gives a working configuration.
+func TestParse_ExampleConfigCommented(t *testing.T) {
+	setHome(t)
+	stubUsers(t, "me")
+	data, err := os.ReadFile("../../config.example.toml")
+	if errors.Is(err, fs.ErrNotExist) {
+		t.Skip("no config.example.toml")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(data), "\n")
+	uncommented := 0
+	for i, l := range lines {
+		if len(l) > 1 && l[0] == '#' && (l[1] == '[' || isBare(l[1])) {
+			lines[i] = l[1:]
+			uncommented++
+		}
+	}
+	cfg := mustParse(t, strings.Join(lines, "\n"))
+	kinds := map[string]bool{}
+	for _, a := range cfg.Accounts {
+		t.Log(a.Describe())
+		for _, d := range a.Deliver {
+			kinds[d.Kind()] = true
+		}
+	}
+	for _, k := range []string{"maildir", "mbox", "mda", "mda_shell", "smtp", "lmtp"} {
+		if !kinds[k] {
+			t.Errorf("the example shows no %s target", k)
+		}
+	}
+	if uncommented == 0 {
+		t.Error("nothing to uncomment")
+	}
+}

@@ -18,6 +18,7 @@ const (
 	kindDuration               // *time.Duration: "90s", "30d", "1d12h"
 	kindSize                   // *int64: 1234, "50MB", "1MiB"
 	kindStringList             // *[]string
+	kindIntList                // *[]int
 )
 
 // field describes one key of a table whose values land in a T.
@@ -27,16 +28,20 @@ type field[T any] struct {
 	ptr  func(*T) any // where the decoded value goes; the type must fit kind
 	enum []string     // allowed values, for kindEnum
 	// check is an extra rule on the decoded value (a string, bool, int,
-	// time.Duration, int64 or []string, by kind); it returns what is wrong,
-	// or "".
+	// time.Duration, int64, []string or []int, by kind); it returns what is
+	// wrong, or "".
 	check func(v any) string
+	// group names alternative sources of one password: at most one key of a
+	// group may be set. Account keys of a group are also inherited from
+	// [defaults] as a unit: setting any one in the account inherits none.
+	group string
 
 	// Account keys only.
-	noDefault bool   // may not be set in [defaults]
-	group     string // keys inherited from [defaults] as a unit: setting any one in the account inherits none
+	noDefault bool // may not be set in [defaults]
 
 	// Deliver keys only.
-	target bool // names the target; exactly one target key per entry
+	target bool     // names the target; exactly one target key per entry
+	only   []string // the target kinds a non-target key applies to
 }
 
 // Keys that are tables, not values; the decoder walks them itself.
@@ -68,10 +73,37 @@ var accountFields = []field[Account]{
 	{key: "keep", kind: kindBool, ptr: func(a *Account) any { return &a.Keep }},
 	{key: "timeout", kind: kindDuration, check: checkPositive, ptr: func(a *Account) any { return &a.Timeout }},
 	{key: "max_message_size", kind: kindSize, check: checkNonNegative, ptr: func(a *Account) any { return &a.MaxMessageSize }},
+	{key: "on_permanent_failure", kind: kindEnum, enum: []string{"keep", "quarantine"}, ptr: func(a *Account) any { return &a.OnPermanentFailure }},
+	{key: "quarantine_maildir", kind: kindPath, ptr: func(a *Account) any { return &a.QuarantineMaildir }},
+	{key: "failed_retry_after", kind: kindDuration, check: checkPositive, ptr: func(a *Account) any { return &a.FailedRetryAfter }},
+	{key: "trace_headers", kind: kindBool, ptr: func(a *Account) any { return &a.TraceHeaders }},
+	{key: "run_as", kind: kindString, check: checkRunAs, ptr: func(a *Account) any { return &a.RunAs }},
 }
 
 // deliverFields are the keys of an [[account.deliver]] or
 // [[defaults.deliver]] entry.
 var deliverFields = []field[Deliver]{
 	{key: "maildir", kind: kindPath, target: true, ptr: func(d *Deliver) any { return &d.Maildir }},
+	{key: "mbox", kind: kindPath, target: true, ptr: func(d *Deliver) any { return &d.Mbox }},
+	{key: "mda", kind: kindStringList, target: true, check: checkMDA, ptr: func(d *Deliver) any { return &d.MDA }},
+	{key: "mda_shell", kind: kindString, target: true, check: checkMDAShell, ptr: func(d *Deliver) any { return &d.MDAShell }},
+	{key: "smtp", kind: kindString, target: true, check: checkSMTP, ptr: func(d *Deliver) any { return &d.SMTP }},
+	{key: "lmtp", kind: kindString, target: true, check: checkLMTP, ptr: func(d *Deliver) any { return &d.LMTP }},
+
+	{key: "recipients", kind: kindStringList, only: envelopeKinds, check: checkRecipients, ptr: func(d *Deliver) any { return &d.Recipients }},
+	{key: "from", kind: kindString, only: envelopeKinds, check: checkFrom, ptr: func(d *Deliver) any { return &d.From }},
+	{key: "mda_temp_codes", kind: kindIntList, only: mdaKinds, check: checkExitCodes, ptr: func(d *Deliver) any { return &d.MDATempCodes }},
+	{key: "mda_timeout", kind: kindDuration, only: mdaKinds, check: checkPositive, ptr: func(d *Deliver) any { return &d.MDATimeout }},
+	{key: "smtp_tls", kind: kindEnum, enum: []string{"implicit", "starttls", "none"}, only: smtpKinds, ptr: func(d *Deliver) any { return &d.SMTPTLS }},
+	{key: "smtp_user", kind: kindString, only: smtpKinds, check: checkProtocolString, ptr: func(d *Deliver) any { return &d.SMTPUser }},
+	{key: "smtp_password", kind: kindString, group: "smtp_password", only: smtpKinds, check: checkProtocolString, ptr: func(d *Deliver) any { return &d.SMTPPassword }},
+	{key: "smtp_password_file", kind: kindPath, group: "smtp_password", only: smtpKinds, ptr: func(d *Deliver) any { return &d.SMTPPasswordFile }},
+	{key: "smtp_password_command", kind: kindStringList, group: "smtp_password", only: smtpKinds, check: checkArgv, ptr: func(d *Deliver) any { return &d.SMTPPasswordCommand }},
 }
+
+// Target kinds that deliver keys apply to.
+var (
+	mdaKinds      = []string{"mda", "mda_shell"}
+	envelopeKinds = []string{"mda", "mda_shell", "smtp", "lmtp"} // targets that take an envelope
+	smtpKinds     = []string{"smtp"}
+)

@@ -29,20 +29,47 @@ const (
 // Errors name the account and say what to do. They never include the
 // password or the command's standard output.
 func (a *Account) Secret(ctx context.Context) (string, error) {
-	switch {
-	case a.Password != "":
-		return a.Password, nil
-	case a.PasswordFile != "":
-		return a.secretFile()
-	case len(a.PasswordCommand) > 0:
-		return a.secretCommand(ctx)
+	src := secretSource{
+		owner:  accountLabel(a.Name),
+		inline: a.Password, file: a.PasswordFile, command: a.PasswordCommand,
 	}
-	return "", fmt.Errorf("%s: no password: set password_file, password_command or password", accountLabel(a.Name))
+	if src.none() {
+		return "", fmt.Errorf("%s: no password: set password_file, password_command or password", src.owner)
+	}
+	return src.resolve(ctx)
 }
 
-func (a *Account) secretFile() (string, error) {
-	p := a.PasswordFile
-	label := accountLabel(a.Name) + ": password_file " + p
+// secretSource is where one password comes from: an account's POP3 password
+// or a deliver entry's SMTP password. At most one of inline, file and command
+// is set.
+type secretSource struct {
+	owner   string // names the source's owner in messages: `account "work"`
+	prefix  string // of the keys in messages: "" or "smtp_"
+	inline  string
+	file    string
+	command []string
+}
+
+func (s secretSource) none() bool {
+	return s.inline == "" && s.file == "" && len(s.command) == 0
+}
+
+// resolve returns the password, or "" when there is no source.
+func (s secretSource) resolve(ctx context.Context) (string, error) {
+	switch {
+	case s.inline != "":
+		return s.inline, nil
+	case s.file != "":
+		return s.fromFile()
+	case len(s.command) > 0:
+		return s.fromCommand(ctx)
+	}
+	return "", nil
+}
+
+func (s secretSource) fromFile() (string, error) {
+	p := s.file
+	label := s.owner + ": " + s.prefix + "password_file " + p
 	f, err := os.Open(p)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -56,7 +83,7 @@ func (a *Account) secretFile() (string, error) {
 		return "", fmt.Errorf("%s: %w", label, err)
 	}
 	if msg := exposedSecret(p, fi.Mode()); msg != "" {
-		return "", fmt.Errorf("%s: %s: %s", accountLabel(a.Name), p, msg)
+		return "", fmt.Errorf("%s: %s: %s", s.owner, p, msg)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxSecretLen+1))
 	if err != nil {
@@ -67,19 +94,19 @@ func (a *Account) secretFile() (string, error) {
 	}
 	// Exactly one line end goes: the one an editor adds. Anything else,
 	// including trailing spaces, is part of the password.
-	s := string(data)
-	if strings.HasSuffix(s, "\r\n") {
-		s = s[:len(s)-2]
-	} else if strings.HasSuffix(s, "\n") {
-		s = s[:len(s)-1]
+	pw := string(data)
+	if strings.HasSuffix(pw, "\r\n") {
+		pw = pw[:len(pw)-2]
+	} else if strings.HasSuffix(pw, "\n") {
+		pw = pw[:len(pw)-1]
 	}
-	return checkSecret(label, s, "the file must hold only the password, on one line")
+	return checkSecret(label, pw, "the file must hold only the password, on one line")
 }
 
-func (a *Account) secretCommand(parent context.Context) (string, error) {
-	argv := a.PasswordCommand
+func (s secretSource) fromCommand(parent context.Context) (string, error) {
+	argv := s.command
 	// Only the program name: arguments might be secret themselves.
-	label := accountLabel(a.Name) + ": password_command " + quote(argv[0])
+	label := s.owner + ": " + s.prefix + "password_command " + quote(argv[0])
 	ctx, cancel := context.WithTimeout(parent, secretTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
@@ -102,12 +129,12 @@ func (a *Account) secretCommand(parent context.Context) (string, error) {
 	case stdout.overflow:
 		return "", fmt.Errorf("%s: printed more than %d KiB: it must print only the password", label, maxSecretLen>>10)
 	}
-	s := strings.TrimRight(stdout.String(), " \t\r\n")
-	return checkSecret(label, s, `it must print only the password; to take the first line use ["sh", "-c", "… | head -n 1"]`)
+	pw := strings.TrimRight(stdout.String(), " \t\r\n")
+	return checkSecret(label, pw, `it must print only the password; to take the first line use ["sh", "-c", "… | head -n 1"]`)
 }
 
 // checkSecret rejects an empty password and one with a line break, which
-// would end the POP3 PASS command early.
+// would end the POP3 PASS (or SMTP AUTH) command early.
 func checkSecret(label, s, fix string) (string, error) {
 	if s == "" {
 		return "", fmt.Errorf("%s: the password is empty: %s", label, fix)

@@ -11,7 +11,7 @@ import (
 // absence, on an account merged with [defaults]. Rules on a single value are
 // the schema's check functions, so a bad value in [defaults] is reported
 // once, there, rather than once per account.
-func (d *decoder) validateAccount(w where, a *Account, present map[string]bool, hasDeliver bool) {
+func (d *decoder) validateAccount(w where, a *Account, present map[string]bool, dl delivered) {
 	if !present["name"] {
 		d.add(w, "name", `required: give every account a unique name, e.g. name = "work"; it is how the command line refers to it`)
 	}
@@ -43,9 +43,15 @@ func (d *decoder) validateAccount(w where, a *Account, present map[string]bool, 
 			strings.Join(sources[:last], " and "), strings.Join(sourceKeys(), ", ")))
 	}
 
-	if !hasDeliver {
+	if dl.n == 0 {
 		d.add(w, keyDeliver, `no delivery target: add an [[account.deliver]] table with maildir = "~/Maildir" `+
 			`after the account's keys, or a [[defaults.deliver]] table for every account`)
+	}
+	d.checkDelivers(w, a, dl.at)
+
+	if a.OnPermanentFailure == "quarantine" && !present["quarantine_maildir"] {
+		d.add(w, "quarantine_maildir", `required with on_permanent_failure = "quarantine": `+
+			`set quarantine_maildir = "~/Mail/quarantine", or on_permanent_failure = "keep"`)
 	}
 }
 

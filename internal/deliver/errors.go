@@ -46,6 +46,10 @@ func (e *Error) Temporary() bool { return !e.Permanent }
 // failure keeps the message on the server. When *Errors are nested the
 // outermost one decides.
 func IsPermanent(err error) bool {
+	var re *RecipientsError
+	if errors.As(err, &re) {
+		return re.Permanent()
+	}
 	var e *Error
 	return errors.As(err, &e) && e.Permanent
 }

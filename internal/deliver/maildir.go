@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 )
 
 // Maildir delivers into a maildir (https://cr.yp.to/proto/maildir.html).
@@ -19,10 +18,16 @@ import (
 // Commit links it into new/, removes the tmp/ name and fsyncs new/. Nothing is
 // ever renamed over an existing file.
 //
-// A Maildir is safe for concurrent use.
+// Stage first writes the envelope's local trace header (Return-Path,
+// Delivered-To, Received), converted like the body.
+//
+// With an Owner, the directories NewMaildirOwned creates and every message
+// file belong to the owner, so fetchd running as root delivers as the user
+// would. A Maildir is safe for concurrent use.
 type Maildir struct {
-	Path string // the directory given to NewMaildir; do not change it
-	host string // hostname escaped for file names
+	Path  string // the directory given to NewMaildir; do not change it
+	host  string // hostname escaped for file names
+	owner *Owner // nil: files belong to the user running fetchd
 }
 
 var _ Deliverer = (*Maildir)(nil)
@@ -48,37 +53,40 @@ type MaildirStaged interface {
 	Link() error
 }
 
-// NewMaildir returns a Maildir at path, creating path, tmp/, new/ and cur/
-// with mode 0700 where missing. It fails if path or one of the
-// subdirectories exists and is not a directory.
-func NewMaildir(path string) (*Maildir, error) {
-	m := &Maildir{Path: path, host: escapeHost(hostname())}
+// NewMaildir returns a Maildir at path whose files belong to the user running
+// fetchd: NewMaildirOwned(path, nil).
+func NewMaildir(path string) (*Maildir, error) { return NewMaildirOwned(path, nil) }
+
+// NewMaildirOwned returns a Maildir at path, creating path (and its missing
+// parents), tmp/, new/ and cur/ with mode 0700 where missing. It fails if path
+// or one of the subdirectories exists and is not a directory. When owner is
+// not nil, the directories it creates and the message files Stage creates are
+// chowned to owner.UID and owner.GID; existing directories are left alone.
+func NewMaildirOwned(path string, owner *Owner) (*Maildir, error) {
+	m := &Maildir{Path: path, host: escapeHost(hostname()), owner: owner}
 	if path == "" {
 		return nil, m.fail("open", errors.New("empty path"))
 	}
-	created := false
+	var created []string
 	for _, dir := range []string{path, filepath.Join(path, "tmp"), filepath.Join(path, "new"), filepath.Join(path, "cur")} {
-		fi, err := os.Stat(dir)
-		switch {
-		case err == nil && fi.IsDir():
-			continue
-		case err == nil:
-			return nil, m.fail("open "+dir, syscall.ENOTDIR)
-		case !errors.Is(err, fs.ErrNotExist):
-			return nil, m.fail("stat "+dir, bare(err))
+		made, err := m.mkdir(dir)
+		created = append(created, made...)
+		if err != nil {
+			return nil, err
 		}
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, m.fail("mkdir "+dir, bare(err))
-		}
-		created = true
 	}
-	if created {
-		// The directory entries we just made must survive a crash too, or
-		// a message committed into new/ could vanish with new/ itself.
-		for _, dir := range []string{path, filepath.Dir(path)} {
-			if err := syncDir(dir); err != nil {
-				return nil, m.fail("fsync "+dir, bare(err))
-			}
+	// The directory entries we just made must survive a crash too, or a
+	// message committed into new/ could vanish with new/ itself: fsync the
+	// parent of every directory created.
+	synced := make(map[string]bool)
+	for _, dir := range created {
+		parent := filepath.Dir(dir)
+		if synced[parent] {
+			continue
+		}
+		synced[parent] = true
+		if err := syncDir(parent); err != nil {
+			return nil, m.fail("fsync "+parent, bare(err))
 		}
 	}
 	return m, nil
@@ -98,11 +106,12 @@ func (m *Maildir) SyncDir() error {
 	return nil
 }
 
-// Stage writes body into tmp/ and fsyncs it. The result is a MaildirStaged.
-// env is not used by Maildir and may be nil. On any failure the tmp/ file is
-// removed and the error is a temporary *Error: everything that goes wrong in a
-// maildir (a full disk, a quota, a permission) is something the user can fix,
-// and the message waits on the server meanwhile.
+// Stage writes the local trace header of env (nothing when env is nil) and
+// then body into tmp/, and fsyncs the file. The result is a MaildirStaged. On
+// any failure the tmp/ file is removed and the error is a temporary *Error:
+// everything that goes wrong in a maildir (a full disk, a quota, a
+// permission) is something the user can fix, and the message waits on the
+// server meanwhile.
 func (m *Maildir) Stage(ctx context.Context, env *Envelope, body io.Reader) (Staged, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, m.fail("stage", err)
@@ -111,7 +120,11 @@ func (m *Maildir) Stage(ctx context.Context, env *Envelope, body io.Reader) (Sta
 	if err != nil {
 		return nil, err
 	}
-	size, err := m.writeBody(ctx, f, "tmp/"+base, body)
+	var head []byte
+	if env != nil {
+		head = env.Trace.Header(true)
+	}
+	size, err := m.writeBody(ctx, f, "tmp/"+base, head, body)
 	if cerr := f.Close(); err == nil && cerr != nil {
 		// On NFS a write error may show only at close.
 		err = m.fail("close tmp/"+base, bare(cerr))
@@ -124,12 +137,17 @@ func (m *Maildir) Stage(ctx context.Context, env *Envelope, body io.Reader) (Sta
 }
 
 // createTmp creates a new file in tmp/ under a unique name, never opening an
-// existing one.
+// existing one, and chowns it to the owner.
 func (m *Maildir) createTmp() (*os.File, string, error) {
 	for attempt := 1; ; attempt++ {
 		base := m.uniqueName()
 		f, err := os.OpenFile(filepath.Join(m.Path, "tmp", base), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err == nil {
+			if err := chownFile(f, m.owner); err != nil {
+				f.Close()
+				os.Remove(f.Name())
+				return nil, "", m.fail("chown tmp/"+base, bare(err))
+			}
 			return f, base, nil
 		}
 		if !errors.Is(err, fs.ErrExist) || attempt == maxNameAttempts {
@@ -138,12 +156,15 @@ func (m *Maildir) createTmp() (*os.File, string, error) {
 	}
 }
 
-// writeBody copies body to f through an LFWriter, checking ctx between
-// chunks, then fsyncs f. It returns the size written.
-func (m *Maildir) writeBody(ctx context.Context, f *os.File, name string, body io.Reader) (int64, error) {
+// writeBody copies head and then body to f through one LFWriter, checking ctx
+// between chunks, then fsyncs f. It returns the size written.
+func (m *Maildir) writeBody(ctx context.Context, f *os.File, name string, head []byte, body io.Reader) (int64, error) {
 	cw := &countWriter{w: f}
 	bw := bufio.NewWriterSize(cw, 64<<10)
 	lw := NewLFWriter(bw)
+	if _, err := lw.Write(head); err != nil {
+		return 0, m.fail("write "+name, bare(err))
+	}
 	buf := make([]byte, 32<<10)
 	for {
 		if err := ctx.Err(); err != nil {

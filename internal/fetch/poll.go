@@ -15,32 +15,47 @@ import (
 // Account is what one poll needs to know about an account, already resolved
 // from the configuration.
 type Account struct {
-	Name   string
-	Key    state.AccountKey
-	Server pop3.Config
-	User   string
+	Name       string
+	Key        state.AccountKey
+	Server     pop3.Config
+	ServerName string // the configured server, for the Received field
+	User       string
 	// Secret returns the password. It is called once per poll, before the
 	// connection is made, so a failing password command costs no login attempt.
 	Secret         func(ctx context.Context) (string, error)
 	Auth           pop3.AuthMethod
 	Keep           bool
 	MaxMessageSize int64 // messages LIST reports as larger stay on the server; 0: no limit
-	Targets        []deliver.Deliverer
+	Targets        []Target
 	SpoolDir       string // where a message is spooled when it goes to several targets
+
+	// Quarantine, when set, receives a copy of a message refused permanently.
+	Quarantine deliver.Deliverer
+	// FailedRetryAfter holds a permanently refused message this long before
+	// it is tried again.
+	FailedRetryAfter time.Duration
+	TraceHeaders     bool
+	LocalUser        string // the default recipient
+	Hostname         string // this machine, for the Received field
+	Version          string // fetchd's version, for the Received field
 }
 
 // Result is the outcome of one poll.
 type Result struct {
-	Account  string
-	Listed   int   // messages on the server
-	New      int   // messages not delivered before
-	Fetched  int   // delivered and recorded in this poll
-	Deleted  int   // DELE sent and committed by QUIT
-	Skipped  int   // left on the server on purpose (too large)
-	Failed   int   // left on the server after a failure; retried next poll
-	Bytes    int64 // message bytes received
-	Start    time.Time
-	Duration time.Duration
+	Account string
+	Listed  int // messages on the server
+	New     int // messages not delivered before
+	Fetched int // delivered and recorded in this poll
+	Deleted int // DELE sent and committed by QUIT
+	Skipped int // left on the server on purpose (too large)
+	Failed  int // left on the server after a failure
+	// FailedPermanent counts the failures that are held until
+	// failed_retry_after or `fetchd retry`; the rest are retried next poll.
+	FailedPermanent int
+	Held            int   // refused permanently before and still held
+	Bytes           int64 // message bytes received
+	Start           time.Time
+	Duration        time.Duration
 	// Err says why the poll stopped before a clean QUIT; nil when it reached one.
 	Err error
 }
@@ -68,6 +83,9 @@ func (p *Poller) Poll(ctx context.Context, a *Account) (res Result) {
 		res.Duration = p.now().Sub(res.Start)
 		p.finish(a, &res, log)
 	}()
+	// A relay's session serves one poll; between polls it would only idle
+	// into the server's timeout. Closing does not end a target's use.
+	defer a.closeSessions(log)
 
 	password, err := a.Secret(ctx)
 	if err != nil {
@@ -88,6 +106,14 @@ func (p *Poller) Poll(ctx context.Context, a *Account) (res Result) {
 	return res
 }
 
+func (a *Account) closeSessions(log zerolog.Logger) {
+	for _, t := range a.Targets {
+		if err := t.Deliverer.Close(); err != nil {
+			log.Debug().Err(err).Str("target", t.Deliverer.String()).Msg("closing the target's session")
+		}
+	}
+}
+
 func (p *Poller) now() time.Time {
 	if p.Now != nil {
 		return p.Now()
@@ -105,6 +131,7 @@ func (p *Poller) finish(a *Account, res *Result, log zerolog.Logger) {
 	}
 	ev.Int("listed", res.Listed).Int("new", res.New).Int("fetched", res.Fetched).
 		Int("deleted", res.Deleted).Int("skipped", res.Skipped).Int("failed", res.Failed).
+		Int("failed_permanently", res.FailedPermanent).Int("held", res.Held).
 		Int64("bytes", res.Bytes).Dur("duration", res.Duration).Msg("poll finished")
 
 	poll := state.Poll{Start: res.Start, End: res.Start.Add(res.Duration),

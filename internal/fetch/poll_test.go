@@ -56,16 +56,24 @@ func newEnv(t *testing.T, msgs []pop3test.Message, configure func(*pop3test.Serv
 		t.Fatal(err)
 	}
 	e := &env{t: t, srv: srv, store: store, maildir: filepath.Join(dir, "Maildir")}
+	if err := os.Mkdir(filepath.Join(dir, "spool"), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	e.account = &Account{
 		Name: "test",
 		Key:  state.AccountKey{Server: "127.0.0.1", Port: 110, User: "user"},
 		Server: pop3.Config{
 			Addr: srv.Addr(), TLS: pop3.TLSNone, AllowInsecure: true, Timeout: 2 * time.Second,
 		},
-		User:     "user",
-		Secret:   func(context.Context) (string, error) { return "pass", nil },
-		Targets:  []deliver.Deliverer{md},
-		SpoolDir: dir,
+		User:             "user",
+		Secret:           func(context.Context) (string, error) { return "pass", nil },
+		Targets:          []Target{{Deliverer: md, Recipients: []string{"me"}, Local: true}},
+		SpoolDir:         filepath.Join(dir, "spool"),
+		FailedRetryAfter: 24 * time.Hour,
+		LocalUser:        "me",
+		Hostname:         "testhost",
+		Version:          "test",
+		ServerName:       "127.0.0.1",
 	}
 	e.poller = &Poller{Store: store, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.DebugLevel)}
 	return e
@@ -93,6 +101,17 @@ func (e *env) delivered() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+func (e *env) assertSpoolEmpty() {
+	e.t.Helper()
+	entries, err := os.ReadDir(e.account.SpoolDir)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, de := range entries {
+		e.t.Errorf("spool file %s left behind", de.Name())
+	}
 }
 
 func (e *env) remainingUIDs() []string {
@@ -320,8 +339,8 @@ func TestPoll_DeliveryTempFailKeepsMessage(t *testing.T) {
 	for _, permanent := range []bool{false, true} {
 		t.Run(fmt.Sprintf("permanent=%v", permanent), func(t *testing.T) {
 			e := newEnv(t, three, nil)
-			ft := &failingTarget{Deliverer: e.account.Targets[0], fail: map[string]bool{"b": true}, permanent: permanent}
-			e.account.Targets = []deliver.Deliverer{ft}
+			ft := &failingTarget{Deliverer: e.account.Targets[0].Deliverer, fail: map[string]bool{"b": true}, permanent: permanent}
+			e.account.Targets[0].Deliverer = ft
 			res := e.poll()
 			if res.Err != nil || res.Fetched != 2 || res.Failed != 1 || res.OK() {
 				t.Fatalf("poll %+v, want 2 fetched, 1 failed", res)
@@ -334,6 +353,15 @@ func TestPoll_DeliveryTempFailKeepsMessage(t *testing.T) {
 				t.Errorf("failed message b recorded as delivered")
 			}
 			ft.fail = nil
+			if permanent {
+				// Held: a permanent failure is not retried on every poll.
+				if res := e.poll(); res.Held != 1 || res.Fetched != 0 {
+					t.Fatalf("poll after a permanent failure %+v, want it held", res)
+				}
+				if _, err := e.store.ResetFailed(e.account.Key); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if res := e.poll(); !res.OK() || res.Fetched != 1 {
 				t.Fatalf("retry poll %+v, want b fetched", res)
 			}
@@ -351,7 +379,7 @@ func TestPoll_TwoTargetsBothGetEveryByte(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.account.Targets = append(e.account.Targets, md)
+	e.account.Targets = append(e.account.Targets, Target{Deliverer: md, Recipients: []string{"me"}, Local: true})
 	if res := e.poll(); !res.OK() || res.Fetched != 3 {
 		t.Fatalf("poll %+v", res)
 	}
@@ -362,13 +390,7 @@ func TestPoll_TwoTargetsBothGetEveryByte(t *testing.T) {
 	if got := e.delivered(); !equalStrings(got, threeLF) {
 		t.Errorf("second maildir holds %q", got)
 	}
-	if entries, _ := os.ReadDir(e.account.SpoolDir); len(entries) > 1 { // the state dir lives there too
-		for _, de := range entries {
-			if strings.HasPrefix(de.Name(), "spool-") {
-				t.Errorf("spool file %s left behind", de.Name())
-			}
-		}
-	}
+	e.assertSpoolEmpty()
 }
 
 func TestPoll_BytesKeptExactly(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"fetchd/internal/deliver"
 	"fetchd/internal/pop3"
 	"fetchd/internal/state"
 )
@@ -21,6 +20,7 @@ type session struct {
 	res     *Result
 
 	seen      map[string]state.Record
+	progress  map[string]state.Progress
 	deleted   []string // UIDLs DELEd in this session, committed by QUIT
 	untracked int      // messages without a usable UIDL DELEd in this session
 }
@@ -45,7 +45,10 @@ func (s *session) run(ctx context.Context, password string) error {
 		return err
 	}
 	s.res.Listed = len(msgs)
-	if s.seen, err = s.poller.Store.Seen(a.Key); err != nil {
+	if s.seen, err = s.poller.Store.Seen(a.Key); err == nil {
+		s.progress, err = s.poller.Store.Progress(a.Key)
+	}
+	if err != nil {
 		s.client.Close()
 		return fmt.Errorf("read state: %w", err)
 	}
@@ -171,12 +174,18 @@ func (s *session) handle(ctx context.Context, m pop3.MessageInfo, duplicated boo
 		return nil
 	}
 
-	n, err := s.fetchAndDeliver(ctx, m, log)
-	if err != nil {
-		return err
+	var prog state.Progress
+	if tracked {
+		prog = s.progress[m.UID]
+		if prog.Failed && s.poller.now().Before(prog.FailedAt.Add(a.FailedRetryAfter)) {
+			s.res.Held++
+			log.Debug().Str("reason", prog.Reason).Msg("refused permanently before; held")
+			return nil
+		}
 	}
-	if n < 0 { // failed, already logged and counted
-		return nil
+	result, n, err := s.deliverMessage(ctx, m, prog, tracked, log)
+	if err != nil || result == failed {
+		return err
 	}
 	s.res.Fetched++
 	s.res.Bytes += n
@@ -194,42 +203,6 @@ func (s *session) handle(ctx context.Context, m pop3.MessageInfo, duplicated boo
 		return nil
 	}
 	return s.dele(ctx, m, log)
-}
-
-// fetchAndDeliver retrieves message m and hands it to every target. It
-// returns the size delivered, -1 when the message failed and the poll can go
-// on, or a stopError.
-func (s *session) fetchAndDeliver(ctx context.Context, m pop3.MessageInfo, log zerolog.Logger) (int64, error) {
-	body, err := s.client.Retr(ctx, m.Num)
-	if err != nil {
-		var perr *pop3.Error
-		if errors.As(err, &perr) {
-			s.res.Failed++
-			log.Warn().Err(err).Msg("server refused to send the message; trying again next poll")
-			return -1, nil
-		}
-		return 0, stop(err)
-	}
-	counted := &countingReader{r: body}
-	env := &deliver.Envelope{Account: s.account.Name, UIDL: m.UID, Size: m.Size}
-	derr := deliverAll(ctx, s.account, env, counted)
-	// Close drains what a failed target did not read, so the session stays in
-	// step; if it cannot, the connection is of no further use.
-	if cerr := body.Close(); cerr != nil {
-		if derr == nil {
-			derr = cerr
-		}
-		s.res.Failed++
-		log.Error().Err(derr).Msg("message not delivered; it stays on the server")
-		return 0, stop(cerr)
-	}
-	if derr != nil {
-		s.res.Failed++
-		log.Error().Err(derr).Bool("permanent", deliver.IsPermanent(derr)).
-			Msg("message not delivered; it stays on the server and is tried again next poll")
-		return -1, nil
-	}
-	return counted.n, nil
 }
 
 func (s *session) dele(ctx context.Context, m pop3.MessageInfo, log zerolog.Logger) error {

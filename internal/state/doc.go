@@ -8,6 +8,13 @@
 // transaction (NoSync is never set). After the server's +OK to QUIT the fetcher
 // calls MarkDeleted for the UIDLs it DELEd.
 //
+// A message that goes to several targets (or recipients) is delivered to each
+// at most once: after each target accepts, the fetcher records it with
+// SetProgress, and a retry skips the targets in Progress.Done. The same entry
+// holds the spool file's path, the last failure and, for a permanent failure,
+// the hold that ResetFailed (`fetchd retry`) lifts. MarkDelivered deletes the
+// entry in the transaction that records the message as delivered.
+//
 // Accounts are identified by server, port and user (AccountKey), not by their
 // display name, so renaming an account in the config does not download its mail
 // again. The on-disk layout and its versioning are described in schema.go.

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"go.etcd.io/bbolt"
 )
 
 var update = flag.Bool("update", false, "write testdata/vN.db for the current schema version")
@@ -35,6 +37,23 @@ var (
 		{Start: goldenT1, End: goldenT1.Add(time.Second), Fetched: 2, Deleted: 1},
 		{Start: goldenT2, End: goldenT2.Add(time.Second), Failed: 1, Err: "retr 3: connection reset"},
 	}
+	// Progress exists from schema version 2 on; older stores have none.
+	goldenProgressSince uint32 = 2
+	goldenProgress             = map[AccountKey]map[string]Progress{
+		goldenWork: {
+			"UID-3": { // partly delivered, temporary failure
+				Done: map[string]time.Time{
+					"maildir /home/me/Mail":                       goldenT1,
+					"lmtp /run/dovecot/lmtp\x00alice@example.com": goldenT1.Add(time.Second),
+				},
+				Spool: "/var/lib/fetchd/spool/UID-3", Reason: "lmtp bob@example.com: 452 4.2.2 mailbox full",
+				FailedAt: goldenT2, Attempts: 2,
+			},
+			"UID-4": { // permanent failure, quarantined
+				Failed: true, Reason: "mda /usr/bin/procmail: exit status 1", FailedAt: goldenT2, Attempts: 1, Quarantined: true,
+			},
+		},
+	}
 )
 
 func writeGolden(t *testing.T, path string) {
@@ -54,6 +73,13 @@ func writeGolden(t *testing.T, path string) {
 	for _, p := range goldenPolls {
 		if err := s.RecordPoll(goldenWork, p); err != nil {
 			t.Fatal(err)
+		}
+	}
+	for key, progress := range goldenProgress {
+		for uidl, p := range progress {
+			if err := s.SetProgress(key, uidl, p); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	if err := s.Close(); err != nil {
@@ -101,6 +127,10 @@ func TestGolden_OpensOldStores(t *testing.T) {
 	}
 	for _, golden := range files {
 		t.Run(filepath.Base(golden), func(t *testing.T) {
+			var version uint32
+			if _, err := fmt.Sscanf(filepath.Base(golden), "v%d.db", &version); err != nil {
+				t.Fatalf("golden store name %s: %v", golden, err)
+			}
 			// Open writes when it migrates: never touch the committed file.
 			path := filepath.Join(t.TempDir(), "state.db")
 			copyFile(t, golden, path)
@@ -109,9 +139,16 @@ func TestGolden_OpensOldStores(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			verifyGolden(t, s)
+			if got := storedVersion(t, s); got != schemaVersion {
+				t.Errorf("after Open: schema version %d, want %d", got, schemaVersion)
+			}
+			verifyGolden(t, s, version)
 
-			// It stays readable and writable after a reopen.
+			// It stays readable and writable after a reopen, and delivery
+			// clears progress.
+			if err := s.SetProgress(goldenWork, "new", Progress{Done: map[string]time.Time{"x": goldenT1}}); err != nil {
+				t.Fatal(err)
+			}
 			if err := s.MarkDelivered(goldenWork, "new", 1, goldenT2); err != nil {
 				t.Fatal(err)
 			}
@@ -124,16 +161,47 @@ func TestGolden_OpensOldStores(t *testing.T) {
 			if err != nil || len(seen) != len(goldenSeen[goldenWork])+1 {
 				t.Fatalf("after reopen: %d records, %v", len(seen), err)
 			}
+			checkProgress(t, s, goldenWork, wantGoldenProgress(goldenWork, version))
 		})
 	}
 }
 
-func verifyGolden(t *testing.T, s *Store) {
+func wantGoldenProgress(key AccountKey, version uint32) map[string]Progress {
+	if version < goldenProgressSince || goldenProgress[key] == nil {
+		return map[string]Progress{}
+	}
+	return goldenProgress[key]
+}
+
+func storedVersion(t *testing.T, s *Store) (v uint32) {
+	t.Helper()
+	err := s.db.View(func(tx *bbolt.Tx) (err error) {
+		v, _, err = readSchema(tx)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func verifyGolden(t *testing.T, s *Store, version uint32) {
 	t.Helper()
 	for key, want := range goldenSeen {
 		checkSeen(t, s, key, want)
 		if has, err := s.HasAccount(key); !has || err != nil {
 			t.Errorf("HasAccount(%s) = %v, %v", key, has, err)
+		}
+		wantProgress := wantGoldenProgress(key, version)
+		checkProgress(t, s, key, wantProgress)
+		wantFailed := 0
+		for _, p := range wantProgress {
+			if p.Failed {
+				wantFailed++
+			}
+		}
+		if n, err := s.FailedCount(key); n != wantFailed || err != nil {
+			t.Errorf("FailedCount(%s) = %d, %v; want %d", key, n, err, wantFailed)
 		}
 	}
 	polls, err := s.LastPolls(goldenWork, 0)

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"maps"
 	"path/filepath"
 	"testing"
 	"time"
@@ -46,6 +47,39 @@ func checkSeen(t *testing.T, s *Store, key AccountKey, want map[string]Record) {
 			t.Errorf("Seen(%s)[%q] missing, want %+v", key, uidl, w)
 		} else if !recordEqual(g, w) {
 			t.Errorf("Seen(%s)[%q] = %+v, want %+v", key, uidl, g, w)
+		}
+	}
+}
+
+// progressEqual reports whether a and b hold the same information; times are
+// compared as instants and a nil Done equals an empty one.
+func progressEqual(a, b Progress) bool {
+	return maps.EqualFunc(a.Done, b.Done, time.Time.Equal) &&
+		a.Spool == b.Spool && a.Failed == b.Failed && a.Reason == b.Reason &&
+		a.FailedAt.Equal(b.FailedAt) && a.Attempts == b.Attempts && a.Quarantined == b.Quarantined
+}
+
+func checkProgress(t *testing.T, s *Store, key AccountKey, want map[string]Progress) {
+	t.Helper()
+	got, err := s.Progress(key)
+	if err != nil {
+		t.Fatalf("Progress(%s): %v", key, err)
+	}
+	if got == nil {
+		t.Fatalf("Progress(%s) = nil map, want non-nil", key)
+	}
+	if len(got) != len(want) {
+		t.Errorf("Progress(%s) has %d entries, want %d: %+v", key, len(got), len(want), got)
+	}
+	for uidl, w := range want {
+		g, ok := got[uidl]
+		switch {
+		case !ok:
+			t.Errorf("Progress(%s)[%q] missing, want %+v", key, uidl, w)
+		case g.Done == nil:
+			t.Errorf("Progress(%s)[%q].Done = nil, want non-nil", key, uidl)
+		case !progressEqual(g, w):
+			t.Errorf("Progress(%s)[%q] = %+v, want %+v", key, uidl, g, w)
 		}
 	}
 }

