@@ -2,13 +2,18 @@
 # Run every fetchd test: the one command for a fresh Debian machine and for CI
 # (.ci/run calls it).
 #
-#   1. install what is missing (Dovecot, openssl, a C compiler for -race);
+#   1. install what is missing, in one apt-get run (Dovecot, Postfix, procmail,
+#      maildrop, openssl, a C compiler for -race);
 #   2. gofmt check and go vet;
-#   3. start a private Dovecot (scripts/dovecot.sh) in a temp dir, stopped and
-#      removed on any exit;
-#   4. unit tests with the race detector, then the Dovecot integration tests
-#      (verbose, without -race: they drive the fetchd binary), and a check that
-#      those really ran rather than skipped.
+#   3. start the real peers in temp dirs, stopped and removed on any exit: a
+#      private Dovecot (scripts/dovecot.sh: POP3 to fetch from, LMTP to deliver
+#      to) and a private Postfix (scripts/postfix.sh: SMTP to deliver to);
+#   4. unit tests with the race detector, then the integration tests (verbose,
+#      without -race: they drive the fetchd binary): TestDovecot_* (fetching)
+#      and TestPeers_* (delivery through procmail, maildrop, Postfix, Dovecot
+#      LMTP and mbox), and a check that both groups really ran rather than
+#      skipped. CI=true (set by CI) also makes a test whose peer is missing fail
+#      instead of skip.
 #
 # Exits non-zero if any step fails; every step runs, and a summary comes last.
 set -euo pipefail
@@ -31,13 +36,29 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 
 step "install missing packages"
-./scripts/dovecot.sh install
-if ! command -v cc >/dev/null 2>&1; then
-	# The race detector needs cgo, so a C compiler.
-	echo "test.sh: installing gcc for go test -race" >&2
-	DEBIAN_FRONTEND=noninteractive apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc libc6-dev >&2
+# One apt-get update and one install for everything missing; dovecot.sh and
+# postfix.sh then only confirm (they install on their own when run alone).
+missing=()
+command -v dovecot >/dev/null 2>&1 || missing+=(dovecot-core)
+[[ -x /usr/lib/dovecot/pop3 ]] || missing+=(dovecot-pop3d)
+[[ -x /usr/lib/dovecot/lmtp ]] || missing+=(dovecot-lmtpd)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+[[ -x /usr/sbin/postfix ]] || missing+=(postfix)
+[[ -x /usr/bin/procmail ]] || missing+=(procmail)
+[[ -x /usr/bin/maildrop ]] || missing+=(maildrop)
+# The race detector needs cgo, so a C compiler.
+command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+if [[ ${#missing[@]} -gt 0 ]]; then
+	echo "test.sh: installing ${missing[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	# Postfix's package asks how mail should be delivered unless told.
+	printf '%s\n' "postfix postfix/main_mailer_type select Local only" \
+		"postfix postfix/mailname string fetchd.invalid" | debconf-set-selections
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
+./scripts/dovecot.sh install
+./scripts/postfix.sh install
 export CGO_ENABLED=1
 
 step "gofmt"
@@ -52,12 +73,14 @@ fi
 step "go vet ./..."
 if go vet ./...; then echo "ok"; else fail "go vet"; fi
 
-step "start Dovecot"
+step "start Dovecot and Postfix"
 dovecot_dir=$(mktemp -d /tmp/fetchd-dovecot.XXXXXX)
+postfix_dir=$(mktemp -d /tmp/fetchd-postfix.XXXXXX)
 # shellcheck disable=SC2317 # called by the trap
 cleanup() {
+	./scripts/postfix.sh stop "$postfix_dir" || true
 	./scripts/dovecot.sh stop "$dovecot_dir" || true
-	rm -rf "$dovecot_dir"
+	rm -rf "$postfix_dir" "$dovecot_dir"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -66,38 +89,64 @@ set -a
 # shellcheck source=/dev/null
 . "$dovecot_dir/env"
 set +a
+# Without Postfix the other tests still run; the TestPeers_*Postfix* tests then
+# skip (or fail under CI=true), and the skip check below fails the run.
+if ./scripts/postfix.sh start "$postfix_dir"; then
+	set -a
+	# shellcheck source=/dev/null
+	. "$postfix_dir/env"
+	set +a
+else
+	fail "start Postfix (scripts/postfix.sh start)"
+fi
 
 step "unit tests: go test -race -count=1 (all packages but internal/integration)"
 mapfile -t unit_pkgs < <(go list ./... | grep -v '/internal/integration$')
 if go test -race -count=1 -timeout 8m "${unit_pkgs[@]}"; then :; else fail "unit tests"; fi
 
-step "Dovecot integration tests: go test -count=1 -v ./internal/integration/"
+step "integration tests: go test -count=1 -v ./internal/integration/"
 itest_log="$dovecot_dir/integration.log"
 set +e
-go test -count=1 -v -timeout 5m ./internal/integration/ 2>&1 | tee "$itest_log"
+go test -count=1 -v -timeout 8m ./internal/integration/ 2>&1 | tee "$itest_log"
 itest_rc=${PIPESTATUS[0]}
 set -e
 if [[ $itest_rc -ne 0 ]]; then
 	fail "integration tests (exit $itest_rc)"
 	echo "--- last lines of Dovecot's log ($dovecot_dir is removed on exit):"
 	tail -n 40 "$FETCHD_DOVECOT_LOG" || true
-fi
-passed=$(grep -c -- '^--- PASS: TestDovecot' "$itest_log" || true)
-skipped=$(grep -c -- '^--- SKIP: TestDovecot' "$itest_log" || true)
-failed=$(grep -c -- '^--- FAIL: TestDovecot' "$itest_log" || true)
-if [[ $passed -eq 0 || $skipped -ne 0 ]]; then
-	fail "the Dovecot integration tests did not run ($passed passed, $skipped skipped)"
+	if [[ -n ${FETCHD_POSTFIX_LOG:-} ]]; then
+		echo "--- last lines of Postfix's log ($postfix_dir is removed on exit):"
+		tail -n 40 "$FETCHD_POSTFIX_LOG" || true
+	fi
 fi
 
-step "Dovecot integration test results"
-grep -E -- '^--- (PASS|FAIL|SKIP): TestDovecot' "$itest_log" || true
+# count GROUP RESULT: tests of GROUP (TestDovecot, TestPeers) with RESULT; top
+# level only, but a skipped subtest counts as a skip too.
+count() {
+	local indent=""
+	[[ $2 == SKIP ]] && indent='[[:space:]]*'
+	grep -cE -- "^$indent--- $2: $1_" "$itest_log" || true
+}
+summary=""
+for group in TestDovecot TestPeers; do
+	passed=$(count "$group" PASS)
+	failed=$(count "$group" FAIL)
+	skipped=$(count "$group" SKIP)
+	if [[ $passed -eq 0 || $skipped -ne 0 ]]; then
+		fail "the $group integration tests did not all run ($passed passed, $skipped skipped)"
+	fi
+	summary+="${summary:+; }${group#Test}: $passed passed, $failed failed, $skipped skipped"
+done
+
+step "integration test results"
+grep -E -- '^--- (PASS|FAIL|SKIP): Test(Dovecot|Peers)_' "$itest_log" || true
 
 elapsed=$((SECONDS - started))
 echo
 if [[ ${#failures[@]} -eq 0 ]]; then
-	echo "test.sh: PASS: all tests passed; Dovecot integration: $passed passed, $failed failed, $skipped skipped (${elapsed}s)"
+	echo "test.sh: PASS: all tests passed; integration: $summary (${elapsed}s)"
 	exit 0
 fi
 joined=$(printf '%s; ' "${failures[@]}")
-echo "test.sh: FAIL: ${#failures[@]} step(s) failed (${joined%; }); Dovecot integration: $passed passed, $failed failed, $skipped skipped (${elapsed}s)"
+echo "test.sh: FAIL: ${#failures[@]} step(s) failed (${joined%; }); integration: $summary (${elapsed}s)"
 exit 1

@@ -190,6 +190,12 @@ type account struct {
 	AllowInsecure bool
 	Password      string
 	Keep          bool
+	// TraceHeaders turns on the trace header fields fetchd adds (Received and,
+	// for local targets, Delivered-To, Return-Path). Off unless a test sets
+	// it, so that tests of the POP3 transport compare bytes exactly.
+	TraceHeaders bool
+	Extra        string // more account keys, as TOML lines
+	Deliver      string // the [[account.deliver]] tables, as TOML; "" is maildir = b.Out
 }
 
 // implicitTLS is the default account: POP3S to localhost.
@@ -216,9 +222,14 @@ func (b *box) config(t *testing.T, a account) string {
 	var c strings.Builder
 	fmt.Fprintf(&c, "state = %q\nlog_level = %q\n\n", b.State, "debug")
 	fmt.Fprintf(&c, "[[account]]\nname = %q\nserver = %q\nport = %d\ntls = %q\n", "t", a.Server, a.Port, a.TLS)
-	fmt.Fprintf(&c, "allow_insecure = %t\nuser = %q\npassword = %q\nkeep = %t\ntimeout = %q\n",
-		a.AllowInsecure, b.User, a.Password, a.Keep, "10s")
-	fmt.Fprintf(&c, "\n[[account.deliver]]\nmaildir = %q\n", b.Out)
+	fmt.Fprintf(&c, "allow_insecure = %t\nuser = %q\npassword = %q\nkeep = %t\ntimeout = %q\ntrace_headers = %t\n",
+		a.AllowInsecure, b.User, a.Password, a.Keep, "10s", a.TraceHeaders)
+	c.WriteString(a.Extra)
+	if a.Deliver == "" {
+		fmt.Fprintf(&c, "\n[[account.deliver]]\nmaildir = %q\n", b.Out)
+	} else {
+		c.WriteString("\n" + a.Deliver)
+	}
 	p := filepath.Join(b.Dir, "fetchd.toml")
 	if err := os.WriteFile(p, []byte(c.String()), 0o600); err != nil {
 		t.Fatal(err)

@@ -213,3 +213,24 @@ func TestWriteMaildir_Chown(t *testing.T) {
 	}
 	assertOwner(t, root, 0) // existed before: left alone
 }
+
+func TestFromLines_QuotableLines(t *testing.T) {
+	ms := FromLines()
+	var from, quoted, twice bool
+	names := map[string]bool{}
+	for _, m := range ms {
+		if names[m.Name] {
+			t.Errorf("duplicate name %q", m.Name)
+		}
+		names[m.Name] = true
+		from = from || bytes.Contains(m.Data, []byte("\n\nFrom "))
+		quoted = quoted || bytes.Contains(m.Data, []byte("\n>From "))
+		twice = twice || bytes.Contains(m.Data, []byte("\n>>From "))
+		if bytes.Contains(m.Data, []byte("\r")) {
+			t.Errorf("%s: has a CR", m.Name)
+		}
+	}
+	if !from || !quoted || !twice {
+		t.Errorf("FromLines lacks a case: From after a blank line %t, >From %t, >>From %t", from, quoted, twice)
+	}
+}
