@@ -3,20 +3,42 @@
 // Usage:
 //
 //	fetchd once [-c FILE] [ACCOUNT...]   poll each account once
+//	fetchd retry [-c FILE] [ACCOUNT...]  retry held messages, then poll
 //	fetchd check [-c FILE]               validate the configuration
 //	fetchd --version
 package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"fetchd/internal/crashpoint"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		sig := <-sigs
+		// First signal: let each message in flight finish delivery and
+		// recording, then QUIT.
+		cancel(fmt.Errorf("received %s", sig))
+		<-sigs
+		// Second signal: exit at once. Connections drop without QUIT, so
+		// the servers roll back; nothing recorded is lost.
+		fmt.Fprintln(os.Stderr, "fetchd: second signal, exiting at once")
+		os.Exit(130)
+	}()
+	plan, err := crashpoint.FromEnv()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fetchd:", err)
+		os.Exit(exitUsage)
+	}
+	code := run(crashpoint.With(ctx, plan), os.Args[1:], os.Stdout, os.Stderr)
+	cancel(nil)
 	os.Exit(code)
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,20 +21,38 @@ const onceParallel = 4
 // stateOpenTimeout is how long `once` waits for a store another process holds.
 const stateOpenTimeout = 2 * time.Second
 
-func runOnce(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return runPoll(ctx, "once", args, stdout, stderr, nil)
+// pollOptions are what `once` and `retry` add to the shared flags.
+type pollOptions struct {
+	markSeen, initialSync bool
+	// before runs on the store for the selected accounts before they poll.
+	before func(*state.Store, []*config.Account) error
 }
 
-// runPoll loads the config, opens the store, runs before (if any) on the
-// store for the selected accounts, then polls each of them once.
+func runOnce(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var opts pollOptions
+	return runPoll(ctx, "once", args, stdout, stderr, &opts, func(fs *flag.FlagSet) {
+		fs.BoolVar(&opts.markSeen, "mark-seen", false, "record every message on the server as seen, fetching none (after switching from another program)")
+		fs.BoolVar(&opts.initialSync, "initial-sync", false, "fetch everything new even past initial_sync_limit")
+	})
+}
+
+// runPoll loads the config, opens the store, then polls each selected
+// account once.
 func runPoll(ctx context.Context, name string, args []string, stdout, stderr io.Writer,
-	before func(*state.Store, []*config.Account) error) int {
+	opts *pollOptions, extraFlags func(*flag.FlagSet)) int {
 	var path string
 	fs := newFlagSet(name, stderr, &path)
+	if extraFlags != nil {
+		extraFlags(fs)
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
+		return exitUsage
+	}
+	if opts.markSeen && opts.initialSync {
+		fmt.Fprintf(stderr, "fetchd %s: --mark-seen and --initial-sync exclude each other\n", name)
 		return exitUsage
 	}
 	cfg, ok := loadConfig(path, stderr)
@@ -47,18 +66,23 @@ func runPoll(ctx context.Context, name string, args []string, stdout, stderr io.
 	}
 	log := newLogger(cfg, stderr)
 
-	store, err := state.Open(cfg.State, stateOpenTimeout)
+	store, movedAside, err := state.OpenOrRecover(cfg.State, stateOpenTimeout)
 	if err != nil {
 		fmt.Fprintf(stderr, "fetchd: %v\n", err)
 		return exitStateLocked
 	}
 	defer store.Close()
-	if before != nil {
-		if err := before(store, accounts); err != nil {
+	if movedAside != "" {
+		log.Error().Str("moved_to", movedAside).Str("state", cfg.State).
+			Msg("the state store was damaged and is moved aside; starting with an empty one. Keep-mode accounts are protected by initial_sync_limit; delete-mode accounts may see a message again whose deletion had not been confirmed")
+	}
+	if opts.before != nil {
+		if err := opts.before(store, accounts); err != nil {
 			fmt.Fprintf(stderr, "fetchd %s: %v\n", name, err)
 			return exitFailed
 		}
 	}
+	cleanSpool(cfg, store, log)
 
 	polls := make([]*fetch.Account, len(accounts))
 	for i, a := range accounts {
@@ -68,6 +92,12 @@ func runPoll(ctx context.Context, name string, args []string, stdout, stderr io.
 			return exitFailed
 		}
 		defer closeTargets(polls[i])
+		switch {
+		case opts.markSeen:
+			polls[i].Sync = fetch.SyncMarkSeen
+		case opts.initialSync:
+			polls[i].Sync = fetch.SyncInitialSync
+		}
 	}
 
 	poller := &fetch.Poller{Store: store, Log: log}
@@ -114,7 +144,7 @@ func selectAccounts(cfg *config.Config, names []string) ([]*config.Account, erro
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("no account named %q in %s", missing, cfg.Path)
+		return nil, fmt.Errorf("no account named %s in %s", strings.Join(missing, ", "), cfg.Path)
 	}
 	return out, nil
 }
@@ -122,18 +152,24 @@ func selectAccounts(cfg *config.Config, names []string) ([]*config.Account, erro
 // summary is the one line `fetchd once` prints per account.
 func summary(r *fetch.Result) string {
 	line := fmt.Sprintf("%s: %d fetched, %d deleted, %d failed", r.Account, r.Fetched, r.Deleted, r.Failed)
+	if r.MarkedSeen > 0 {
+		line += fmt.Sprintf(", %d marked seen", r.MarkedSeen)
+	}
 	if r.FailedPermanent > 0 {
 		line += fmt.Sprintf(" (%d permanently: held until failed_retry_after or `fetchd retry %s`)", r.FailedPermanent, r.Account)
 	}
 	if r.Held > 0 {
 		line += fmt.Sprintf(", %d held after a permanent failure (`fetchd retry %s`)", r.Held, r.Account)
 	}
-	if r.Skipped > 0 {
-		line += fmt.Sprintf(", %d skipped", r.Skipped)
+	if r.TooLarge > 0 {
+		line += fmt.Sprintf(", %d over max_message_size left on the server", r.TooLarge)
+	}
+	if r.Skipped > r.TooLarge {
+		line += fmt.Sprintf(", %d skipped", r.Skipped-r.TooLarge)
 	}
 	line += fmt.Sprintf(" (%s)", r.Duration.Round(time.Millisecond))
 	if r.Err != nil {
-		line += ": " + r.Err.Error()
+		line += ": " + strings.ReplaceAll(r.Err.Error(), "\n", "; ")
 	}
 	return line
 }

@@ -28,7 +28,7 @@ func buildAccount(a *config.Account, cfg *config.Config, log zerolog.Logger) (*f
 	hostname, _ := os.Hostname()
 	out := &fetch.Account{
 		Name: a.Name,
-		Key:  state.AccountKey{Server: a.Server, Port: a.Port, User: a.User},
+		Key:  accountKey(a),
 		Server: pop3.Config{
 			Addr:           a.Addr(),
 			TLS:            tlsMode(a.TLS),
@@ -48,6 +48,8 @@ func buildAccount(a *config.Account, cfg *config.Config, log zerolog.Logger) (*f
 		LocalUser:        localUser,
 		Hostname:         hostname,
 		Version:          versionString(),
+		InitialSyncLimit: a.InitialSyncLimit,
+		SessionTimeout:   a.SessionTimeout,
 	}
 	if err := os.MkdirAll(out.SpoolDir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool directory: %w", err)
@@ -80,7 +82,12 @@ func buildTarget(d *config.Deliver, owner *deliver.Owner, localUser, spoolDir st
 	var err error
 	switch d.Kind() {
 	case "maildir":
-		t.Deliverer, err = deliver.NewMaildirOwned(d.Maildir, owner)
+		var m *deliver.Maildir
+		m, err = deliver.NewMaildirOwned(d.Maildir, owner)
+		if err == nil {
+			cleanTmp(m, log)
+			t.Deliverer = m
+		}
 		t.Local = true
 	case "mbox":
 		t.Deliverer, err = deliver.NewMbox(d.Mbox, owner)
@@ -104,6 +111,42 @@ func buildTarget(d *config.Deliver, owner *deliver.Owner, localUser, spoolDir st
 		err = fmt.Errorf("delivery target %q is not supported", d.Kind())
 	}
 	return t, err
+}
+
+// accountKey is the account's identity in the state store.
+func accountKey(a *config.Account) state.AccountKey {
+	return state.AccountKey{Server: a.Server, Port: a.Port, User: a.User}
+}
+
+// cleanTmp removes what interrupted deliveries left in a maildir's tmp/.
+func cleanTmp(m *deliver.Maildir, log zerolog.Logger) {
+	if n, err := m.CleanTmp(time.Now(), deliver.TmpMaxAge); err != nil {
+		log.Warn().Err(err).Msg("could not clean the maildir's tmp/")
+	} else if n > 0 {
+		log.Info().Int("count", n).Str("maildir", m.Path).Msg("removed files left in tmp/ by interrupted deliveries")
+	}
+}
+
+// cleanSpool removes spool files that no account's delivery progress
+// refers to: leftovers of a poll that was killed while spooling.
+func cleanSpool(cfg *config.Config, store *state.Store, log zerolog.Logger) {
+	keep := map[string]bool{}
+	for _, a := range cfg.Accounts {
+		progress, err := store.Progress(accountKey(a))
+		if err != nil {
+			log.Warn().Err(err).Msg("could not read delivery progress; spool left as it is")
+			return
+		}
+		for _, p := range progress {
+			keep[p.Spool] = true
+		}
+	}
+	n, err := fetch.CleanSpool(filepath.Join(filepath.Dir(cfg.State), "spool"), keep, time.Now().Add(-time.Hour))
+	if err != nil {
+		log.Warn().Err(err).Msg("could not clean the spool")
+	} else if n > 0 {
+		log.Info().Int("count", n).Msg("removed spool files no delivery refers to")
+	}
 }
 
 // runAs resolves the account's run_as user; without one, deliveries run as

@@ -111,6 +111,12 @@ func (d *decoder) account(w where, t map[string]any, inh *inherited) *Account {
 	if !present["trace_headers"] {
 		a.TraceHeaders = true
 	}
+	if !present["initial_sync_limit"] {
+		a.InitialSyncLimit = DefaultInitialSyncLimit
+	}
+	if !present["session_timeout"] {
+		a.SessionTimeout = DefaultSessionTimeout
+	}
 	if !present["port"] {
 		a.Port = PortPlain
 		if a.TLS == "implicit" {

@@ -63,6 +63,12 @@ type Account struct {
 	FailedRetryAfter   time.Duration // default 24h
 	TraceHeaders       bool          // prepend a Received: trace header; default true
 	RunAs              string        // local user to deliver as; "" = the user fetchd runs as
+
+	// InitialSyncLimit arms the lost-state guard for keep mode: with no
+	// record of the account and more messages than this on the server,
+	// nothing is fetched until --mark-seen or --initial-sync (0: off).
+	InitialSyncLimit int
+	SessionTimeout   time.Duration // bounds one whole poll; default 1h
 }
 
 // Built-in defaults, applied after [defaults] for keys nobody set.
@@ -78,6 +84,8 @@ const (
 	DefaultOnPermanentFailure = "keep"
 	DefaultFailedRetryAfter   = 24 * time.Hour
 	DefaultMDATimeout         = 10 * time.Minute
+	DefaultInitialSyncLimit   = 1000
+	DefaultSessionTimeout     = time.Hour
 )
 
 // Addr is the account's server address in host:port form, as net.Dial wants it

@@ -64,6 +64,11 @@ func TestParse_FailurePolicyKeys(t *testing.T) {
 		{"run_as lookup fails", map[string]string{"run_as": `"broken"`}, `run_as: cannot look up user "broken": nsswitch: connection refused`, nil},
 		{"run_as empty", map[string]string{"run_as": `""`}, "run_as: must not be empty", nil},
 		{"run_as number", map[string]string{"run_as": `1000`}, "run_as: must be a string", nil},
+		{"guard defaults", nil, "", func(a *Account) bool { return a.InitialSyncLimit == 1000 && a.SessionTimeout == time.Hour }},
+		{"initial_sync_limit off", map[string]string{"initial_sync_limit": "0"}, "", func(a *Account) bool { return a.InitialSyncLimit == 0 }},
+		{"initial_sync_limit negative", map[string]string{"initial_sync_limit": "-1"}, "initial_sync_limit: must be", nil},
+		{"session_timeout", map[string]string{"session_timeout": `"2h"`}, "", func(a *Account) bool { return a.SessionTimeout == 2*time.Hour }},
+		{"session_timeout zero", map[string]string{"session_timeout": `"0s"`}, "session_timeout: must be more than zero", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -77,6 +77,8 @@ var accountFields = []field[Account]{
 	{key: "quarantine_maildir", kind: kindPath, ptr: func(a *Account) any { return &a.QuarantineMaildir }},
 	{key: "failed_retry_after", kind: kindDuration, check: checkPositive, ptr: func(a *Account) any { return &a.FailedRetryAfter }},
 	{key: "trace_headers", kind: kindBool, ptr: func(a *Account) any { return &a.TraceHeaders }},
+	{key: "initial_sync_limit", kind: kindInt, check: checkRange(0, 1<<30), ptr: func(a *Account) any { return &a.InitialSyncLimit }},
+	{key: "session_timeout", kind: kindDuration, check: checkPositive, ptr: func(a *Account) any { return &a.SessionTimeout }},
 	{key: "run_as", kind: kindString, check: checkRunAs, ptr: func(a *Account) any { return &a.RunAs }},
 }
 

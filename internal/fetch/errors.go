@@ -6,6 +6,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"syscall"
 
 	"fetchd/internal/pop3"
 )
@@ -27,10 +30,17 @@ func IsTemporary(err error) bool {
 	if errors.As(err, &ce) {
 		return false
 	}
-	if errors.Is(err, context.Canceled) {
-		return true
-	}
 	return pop3.IsTemporary(err)
+}
+
+// isConnectionLost reports an error of the connection itself, after login.
+func isConnectionLost(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, pop3.ErrBroken) || errors.Is(err, syscall.ECONNRESET)
 }
 
 // withHint adds what the user can do to the errors whose cure is known.
@@ -58,6 +68,8 @@ func withHint(err error) error {
 		hint = "check user and password; fetchd does not retry other login methods"
 	case errors.As(err, &perr) && perr.Code == "IN-USE":
 		hint = "another client holds the mailbox; fetchd tries again next poll"
+	case isConnectionLost(err):
+		hint = "connection lost: what was delivered is recorded and is deleted on the server next poll; nothing is lost"
 	}
 	if hint == "" {
 		return err

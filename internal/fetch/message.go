@@ -12,13 +12,11 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"fetchd/internal/crashpoint"
 	"fetchd/internal/deliver"
 	"fetchd/internal/pop3"
 	"fetchd/internal/state"
 )
-
-// maxReason bounds the failure reason kept in the store.
-const maxReason = 1000
 
 // delivery is one message on its way through the account's targets.
 type delivery struct {
@@ -27,7 +25,7 @@ type delivery struct {
 	log  zerolog.Logger
 	prog state.Progress // what earlier polls achieved; updated as targets accept
 	done map[string]bool
-	// tracked: the message has a usable UIDL, so progress can be stored.
+	// tracked: the message has a UIDL of its own, so progress can be stored.
 	tracked bool
 
 	spool *spoolFile // the local copy, when the message goes to several targets
@@ -36,59 +34,65 @@ type delivery struct {
 	rpOK  bool
 }
 
-// outcome of a delivery attempt.
-type outcome int
-
-const (
-	delivered outcome = iota // every target accepted: record, then DELE
-	failed                   // left on the server; progress recorded
-)
-
 // deliverMessage takes message m to every target that does not have it yet.
-// It returns a stopError when the session cannot go on.
-// It returns the size received.
-func (s *session) deliverMessage(ctx context.Context, m pop3.MessageInfo, prog state.Progress, tracked bool, log zerolog.Logger) (outcome, int64, error) {
+// ok reports that every target has it; n is its size. A failed message is
+// logged, counted and recorded here. err is a stopError when the connection
+// is unusable.
+func (s *session) deliverMessage(ctx context.Context, m pop3.MessageInfo, prog state.Progress, tracked bool, log zerolog.Logger) (ok bool, n int64, err error) {
 	d := &delivery{s: s, m: m, log: log, prog: prog, tracked: tracked, done: map[string]bool{}}
 	for id := range prog.Done {
 		d.done[id] = true
 	}
+	d.recoverPlanned()
 	var pending []*Target
 	for i := range s.account.Targets {
 		if t := &s.account.Targets[i]; len(t.remaining(d.done)) > 0 {
 			pending = append(pending, t)
 		}
 	}
-	if len(pending) == 0 { // every target accepted before; only the record was missing
-		return delivered, max(m.Size, 0), nil
+	if len(pending) == 0 { // every target has it; only the record was missing
+		d.removeSpool()
+		return true, max(m.Size, 0), nil
 	}
 	defer d.closeSpool()
 
 	failures, err := d.run(ctx, pending)
 	if err != nil {
-		return failed, d.size, err
+		return false, d.size, err
 	}
 	if len(failures) == 0 {
 		d.removeSpool()
-		return delivered, d.size, nil
+		return true, d.size, nil
 	}
-	return failed, d.size, d.fail(ctx, failures)
+	return false, d.size, d.fail(ctx, failures)
+}
+
+// recoverPlanned counts a maildir target as done when the file planned for
+// it before a crash is in the maildir: the crash came after the link.
+func (d *delivery) recoverPlanned() {
+	for id, path := range d.prog.Planned {
+		if !d.done[id] && maildirHas(path) {
+			d.log.Info().Str("target", id).Str("file", path).Msg("found the message delivered before an interruption; not delivering it again")
+			d.accept(id)
+		}
+	}
 }
 
 // run delivers to the pending targets, from a spooled copy when there are
-// several, streaming straight from the server when there is one. It returns
-// the targets' failures, and a stopError when the session broke.
+// several (or one survives from an earlier poll), streaming straight from the
+// server otherwise. It returns the targets' failures, and a stopError when
+// the session broke.
 func (d *delivery) run(ctx context.Context, pending []*Target) ([]error, error) {
 	s := d.s
 	if d.prog.Spool != "" {
-		if sp, err := openSpool(d.prog.Spool); err == nil {
+		sp, err := openSpool(d.prog.Spool, d.prog.SpoolSize)
+		if err == nil {
 			d.spool = sp
-		} else {
-			d.log.Warn().Err(err).Msg("spooled copy unreadable; fetching the message again")
+			d.size = sp.size
+			return d.toTargets(ctx, pending, nil), nil
 		}
-	}
-	if d.spool != nil {
-		d.size = d.spool.size
-		return d.toTargets(ctx, pending, nil), nil
+		d.log.Warn().Err(err).Msg("spooled copy unusable; fetching the message again")
+		d.removeSpool()
 	}
 
 	body, err := s.client.Retr(ctx, d.m.Num)
@@ -104,7 +108,7 @@ func (d *delivery) run(ctx context.Context, pending []*Target) ([]error, error) 
 	if len(pending) > 1 {
 		d.spool, err = writeSpool(s.account.SpoolDir, s.account.Key, d.m.UID, counted)
 		if err == nil {
-			d.prog.Spool = d.spool.path
+			d.prog.Spool, d.prog.SpoolSize = d.spool.path, d.spool.size
 		} else {
 			failures = []error{err}
 		}
@@ -117,9 +121,13 @@ func (d *delivery) run(ctx context.Context, pending []*Target) ([]error, error) 
 		d.record(ctx) // keep what targets accepted before the break
 		return nil, stop(cerr)
 	}
+	crashpoint.Hit(ctx, "retr.received")
 	d.size = counted.n
 	if d.spool != nil && len(failures) == 0 {
 		failures = d.toTargets(ctx, pending, nil)
+	}
+	if len(failures) > 0 {
+		s.retrievedUndelivered = true
 	}
 	return failures, nil
 }
@@ -139,34 +147,67 @@ func (d *delivery) toTargets(ctx context.Context, pending []*Target, stream *buf
 
 	var failures []error
 	for i, t := range pending {
-		rcpts := t.remaining(d.done)
-		var body io.Reader = stream
+		var src io.Reader = stream
 		if stream == nil {
 			r, err := d.spool.reader()
 			if err != nil {
 				failures = append(failures, err)
 				continue
 			}
-			body = r
+			src = r
 		}
-		err := stageAndCommit(ctx, t.Deliverer, d.s.envelope(t, d.m, rcpts, d.rp, d.rpOK), body)
+		err := d.toTarget(ctx, t, src)
 		var rerr *deliver.RecipientsError
+		accepted := err == nil
 		switch {
 		case err == nil:
 			d.accept(t.id())
 		case errors.As(err, &rerr):
 			for _, r := range rerr.Accepted {
 				d.accept(t.recipientID(r))
+				accepted = true
 			}
 			failures = append(failures, err)
 		default:
 			failures = append(failures, err)
 		}
-		if err == nil && i < len(pending)-1 {
+		if accepted && i < len(pending)-1 {
 			d.record(ctx)
+			crashpoint.Hit(ctx, "store.progress")
 		}
 	}
 	return failures
+}
+
+// toTarget delivers to one target. For a maildir, the planned file name is
+// committed to the store between staging and linking (the intent record), so
+// a crash after the link does not lead to a second copy.
+func (d *delivery) toTarget(ctx context.Context, t *Target, src io.Reader) error {
+	body := &eofReader{r: src}
+	st, err := t.Deliverer.Stage(ctx, d.s.envelope(t, d.m, t.remaining(d.done), d.rp, d.rpOK), body)
+	if err != nil {
+		return err
+	}
+	if !body.eof {
+		st.Abort()
+		return deliver.Temporary(t.id(), "deliver", errors.New("target accepted the message without reading all of it"))
+	}
+	if ms, ok := st.(deliver.MaildirStaged); ok && d.tracked {
+		if d.prog.Planned == nil {
+			d.prog.Planned = map[string]string{}
+		}
+		d.prog.Planned[t.id()] = ms.FinalPath()
+		if err := d.s.poller.Store.SetProgress(d.s.account.Key, d.m.UID, d.prog); err != nil {
+			st.Abort()
+			return deliver.Temporary(t.id(), "record intent", err)
+		}
+		crashpoint.Hit(ctx, "store.intent")
+	}
+	if err := st.Commit(ctx); err != nil {
+		st.Abort()
+		return err
+	}
+	return nil
 }
 
 func (d *delivery) accept(id string) {
@@ -202,10 +243,11 @@ func (d *delivery) fail(ctx context.Context, failures []error) error {
 	now := s.poller.now()
 	d.prog.Attempts++
 	d.prog.FailedAt = now
-	d.prog.Failed = permanent
-	d.prog.Reason = truncate(strings.ReplaceAll(err.Error(), "\n", "; "), maxReason)
+	d.prog.Failed = permanent && d.tracked
+	d.prog.Reason = strings.ReplaceAll(err.Error(), "\n", "; ")
 	s.res.Failed++
-	if permanent {
+	switch {
+	case permanent && d.tracked:
 		s.res.FailedPermanent++
 		if a.Quarantine != nil && !d.prog.Quarantined {
 			if qerr := d.quarantine(ctx); qerr != nil {
@@ -222,11 +264,13 @@ func (d *delivery) fail(ctx context.Context, failures []error) error {
 		d.log.Error().Err(err).Int("attempts", d.prog.Attempts).Bool("quarantined", d.prog.Quarantined).
 			Msgf("message refused permanently; it stays on the server and is held until %s or `fetchd retry %s`",
 				now.Add(a.FailedRetryAfter).Format(time.DateTime), a.Name)
-	} else {
+	case permanent:
+		d.log.Error().Err(err).Msg("message refused permanently; it stays on the server, and without a UIDL of its own fetchd cannot hold it: it is tried again every poll")
+	default:
 		d.log.Error().Err(err).Int("attempts", d.prog.Attempts).
 			Msg("message not delivered; it stays on the server and is tried again next poll")
 	}
-	if len(d.prog.Done) == 0 {
+	if len(d.prog.Done) == 0 || !d.tracked {
 		d.removeSpool() // the server's copy serves the retry
 	}
 	d.record(ctx)
@@ -237,12 +281,13 @@ func (d *delivery) fail(ctx context.Context, failures []error) error {
 // the spool or by retrieving it again.
 func (d *delivery) quarantine(ctx context.Context) error {
 	t := &Target{Deliverer: d.s.account.Quarantine, Recipients: []string{d.s.account.LocalUser}, Local: true}
+	env := d.s.envelope(t, d.m, t.Recipients, d.rp, d.rpOK)
 	if d.spool != nil {
 		r, err := d.spool.reader()
 		if err != nil {
 			return err
 		}
-		return stageAndCommit(ctx, t.Deliverer, d.s.envelope(t, d.m, t.Recipients, d.rp, d.rpOK), r)
+		return stageAndCommit(ctx, t.Deliverer, env, r)
 	}
 	body, err := d.s.client.Retr(ctx, d.m.Num)
 	if err != nil {
@@ -252,7 +297,7 @@ func (d *delivery) quarantine(ctx context.Context) error {
 		}
 		return stop(err)
 	}
-	qerr := stageAndCommit(ctx, t.Deliverer, d.s.envelope(t, d.m, t.Recipients, d.rp, d.rpOK), body)
+	qerr := stageAndCommit(ctx, t.Deliverer, env, body)
 	if cerr := body.Close(); cerr != nil {
 		return stop(cerr)
 	}
@@ -266,19 +311,21 @@ func (d *delivery) closeSpool() {
 }
 
 func (d *delivery) removeSpool() {
-	var err error
 	if d.spool != nil {
-		err = d.spool.remove()
+		if err := d.spool.remove(); err != nil {
+			d.log.Warn().Err(err).Msg("spool file left behind")
+		}
 		d.spool = nil
 	} else if d.prog.Spool != "" {
-		if rerr := os.Remove(d.prog.Spool); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
-			err = rerr
-		}
+		removeFile(d.prog.Spool, d.log)
 	}
-	if err != nil {
-		d.log.Warn().Err(err).Msg("spool file left behind")
+	d.prog.Spool, d.prog.SpoolSize = "", 0
+}
+
+func removeFile(path string, log zerolog.Logger) {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		log.Warn().Err(err).Msg("spool file left behind")
 	}
-	d.prog.Spool = ""
 }
 
 // stageAndCommit delivers one message to one target. The targets' errors
@@ -295,40 +342,17 @@ func stageAndCommit(ctx context.Context, t deliver.Deliverer, env *deliver.Envel
 	return nil
 }
 
-// envelope is what target t gets for message m.
-func (s *session) envelope(t *Target, m pop3.MessageInfo, rcpts []string, rp string, rpOK bool) *deliver.Envelope {
-	a := s.account
-	env := &deliver.Envelope{Account: a.Name, UIDL: m.UID, Recipients: rcpts, Size: m.Size, From: rp}
-	if t.FromSet {
-		env.From = t.From
-	}
-	if !a.TraceHeaders {
-		return env
-	}
-	rcpt := ""
-	if len(rcpts) > 0 {
-		rcpt = rcpts[0]
-	}
-	env.Trace.Received = received(a.ServerName, a.Hostname, s.protocol(), a.Version, rcpt, s.poller.now())
-	if t.Local {
-		env.Trace.DeliveredTo = rcpt
-		if !rpOK && t.FromSet && t.From != "" {
-			env.Trace.ReturnPath = "<" + t.From + ">"
-		}
-	}
-	return env
+// eofReader notes whether its reader reached the end: a target that
+// succeeded without reading all of the message did not deliver all of it.
+type eofReader struct {
+	r   io.Reader
+	eof bool
 }
 
-func (s *session) protocol() string {
-	if _, ok := s.client.TLSState(); ok {
-		return "POP3S"
+func (e *eofReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err == io.EOF {
+		e.eof = true
 	}
-	return "POP3"
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
+	return n, err
 }

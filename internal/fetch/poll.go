@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"time"
 
@@ -36,8 +37,16 @@ type Account struct {
 	FailedRetryAfter time.Duration
 	TraceHeaders     bool
 	LocalUser        string // the default recipient
-	Hostname         string // this machine, for the Received field
-	Version          string // fetchd's version, for the Received field
+	// InitialSyncLimit arms the lost-state guard: a keep-mode account the
+	// store knows nothing of, with more messages than this on the server,
+	// is not fetched until the user says how (0: no guard).
+	InitialSyncLimit int
+	Sync             Sync
+	// SessionTimeout bounds a whole poll (0: none): a server that answers
+	// just fast enough never to time out still costs a bounded time.
+	SessionTimeout time.Duration
+	Hostname       string // this machine, for the Received field
+	Version        string // fetchd's version, for the Received field
 }
 
 // Result is the outcome of one poll.
@@ -53,6 +62,8 @@ type Result struct {
 	// failed_retry_after or `fetchd retry`; the rest are retried next poll.
 	FailedPermanent int
 	Held            int   // refused permanently before and still held
+	TooLarge        int   // of Skipped: over max_message_size
+	MarkedSeen      int   // recorded as seen without fetching (--mark-seen)
 	Bytes           int64 // message bytes received
 	Start           time.Time
 	Duration        time.Duration
@@ -87,9 +98,15 @@ func (p *Poller) Poll(ctx context.Context, a *Account) (res Result) {
 	// into the server's timeout. Closing does not end a target's use.
 	defer a.closeSessions(log)
 
+	if a.SessionTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, a.SessionTimeout,
+			fmt.Errorf("poll took longer than session_timeout (%s)", a.SessionTimeout))
+		defer cancel()
+	}
 	password, err := a.Secret(ctx)
 	if err != nil {
-		res.Err = err
+		res.Err = configError{err}
 		return res
 	}
 	cfg := a.Server

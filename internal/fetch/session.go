@@ -7,6 +7,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"fetchd/internal/crashpoint"
 	"fetchd/internal/pop3"
 	"fetchd/internal/state"
 )
@@ -23,9 +24,13 @@ type session struct {
 	progress  map[string]state.Progress
 	deleted   []string // UIDLs DELEd in this session, committed by QUIT
 	untracked int      // messages without a usable UIDL DELEd in this session
+	// retrievedUndelivered: a message was retrieved and not delivered. On a
+	// server that expires retrieved messages (EXPIRE 0) a QUIT would delete it.
+	retrievedUndelivered bool
 }
 
-// stopError wraps an error after which the session cannot go on.
+// stopError wraps an error after which the connection is unusable: the
+// session ends without QUIT.
 type stopError struct{ err error }
 
 func (e *stopError) Error() string { return e.err.Error() }
@@ -40,43 +45,125 @@ func (s *session) run(ctx context.Context, password string) error {
 		return err
 	}
 	msgs, err := s.listing(ctx)
+	if err == nil {
+		err = s.loadState(msgs)
+	}
+	if err == nil {
+		err = s.guard(msgs)
+	}
 	if err != nil {
 		s.client.Close()
 		return err
 	}
-	s.res.Listed = len(msgs)
-	if s.seen, err = s.poller.Store.Seen(a.Key); err == nil {
-		s.progress, err = s.poller.Store.Progress(a.Key)
-	}
-	if err != nil {
-		s.client.Close()
-		return fmt.Errorf("read state: %w", err)
+	if a.Sync == SyncMarkSeen {
+		return errors.Join(s.markSeen(msgs), s.quit(ctx))
 	}
 	dup := duplicateUIDs(msgs)
 	if len(dup) > 0 {
-		s.log.Warn().Int("count", len(dup)).Msg("server lists the same UIDL for several messages; those are handled without the seen-list")
+		s.log.Warn().Int("count", len(dup)).Msg("server lists the same UIDL for several messages; fetchd cannot tell them apart in its records, so it delivers and deletes them without recording (delete mode) or leaves them on the server (keep mode)")
 	}
 
-	var stopErr error
+	var endErr error
 	for _, m := range msgs {
 		if ctx.Err() != nil {
-			stopErr = fmt.Errorf("poll interrupted: %w", context.Cause(ctx))
+			endErr = fmt.Errorf("poll interrupted: %w", context.Cause(ctx))
 			break
 		}
 		if err := s.handle(ctx, m, dup[m.UID]); err != nil {
 			var se *stopError
-			if errors.As(err, &se) && se.err != nil && !isStoreError(se.err) {
+			if errors.As(err, &se) {
 				// The connection is unusable: drop it. DELEs sent so far roll
 				// back on the server; their UIDLs are recorded, so the next
 				// poll deletes them instead of delivering them again.
 				s.client.Close()
 				return se.err
 			}
-			stopErr = err
+			endErr = err
 			break
 		}
 	}
-	return errors.Join(stopErr, s.quit(ctx))
+	if s.retrievedUndelivered && s.client.ExpiresRetrieved() {
+		// RFC 2449 §6.7: with EXPIRE 0 the server deletes what was retrieved
+		// when the session ends with QUIT. Dropping the connection rolls
+		// everything back; the DELEs of this session are recorded and are
+		// sent again next poll.
+		s.client.Close()
+		return errors.Join(endErr, errors.New("server deletes retrieved messages (EXPIRE 0) and one could not be delivered: connection dropped without QUIT so the server keeps it"))
+	}
+	return errors.Join(endErr, s.quit(ctx))
+}
+
+// loadState reads what the store knows of the account and tidies what the
+// server no longer lists.
+func (s *session) loadState(msgs []pop3.MessageInfo) error {
+	a, store := s.account, s.poller.Store
+	var err error
+	if s.seen, err = store.Seen(a.Key); err == nil {
+		s.progress, err = store.Progress(a.Key)
+	}
+	if err != nil {
+		return fmt.Errorf("read state: %w", err)
+	}
+	if !s.complete(msgs) {
+		return nil
+	}
+	listed := make([]string, 0, len(msgs))
+	isListed := make(map[string]bool, len(msgs))
+	for _, m := range msgs {
+		listed = append(listed, m.UID)
+		isListed[m.UID] = true
+	}
+	var gone []string
+	for uid, p := range s.progress {
+		if !isListed[uid] {
+			gone = append(gone, uid)
+			if p.Spool != "" {
+				removeFile(p.Spool, s.log)
+			}
+		}
+	}
+	if len(gone) > 0 {
+		s.log.Info().Int("count", len(gone)).Msg("forgetting delivery progress of messages the server no longer lists")
+		if err := store.ClearProgress(a.Key, gone); err != nil {
+			s.log.Warn().Err(err).Msg("could not clear stale delivery progress")
+		}
+	}
+	pruned, err := store.NoteListing(a.Key, listed, s.poller.now(), PruneAfterPolls, PruneAfterAge)
+	if err != nil {
+		s.log.Warn().Err(err).Msg("could not note the listing in the state store")
+	} else if pruned > 0 {
+		s.log.Debug().Int("count", pruned).Msg("pruned records of messages long gone from the server")
+	}
+	return nil
+}
+
+// complete reports whether every listed message has a UIDL: only then can
+// records of unlisted UIDLs be tidied.
+func (s *session) complete(msgs []pop3.MessageInfo) bool {
+	for _, m := range msgs {
+		if m.UID == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// markSeen records every listed message as delivered without fetching it:
+// `fetchd once --mark-seen` after switching from another program.
+func (s *session) markSeen(msgs []pop3.MessageInfo) error {
+	now := s.poller.now()
+	recs := make(map[string]state.Record, len(msgs))
+	for _, m := range msgs {
+		if _, ok := s.seen[m.UID]; !ok && m.UID != "" {
+			recs[m.UID] = state.Record{State: state.Delivered, Delivered: now, Size: max(m.Size, 0)}
+		}
+	}
+	if err := s.poller.Store.MarkDeliveredBatch(s.account.Key, recs); err != nil {
+		return fmt.Errorf("record messages as seen: %w", err)
+	}
+	s.res.MarkedSeen = len(recs)
+	s.log.Info().Int("count", len(recs)).Msg("recorded the messages on the server as seen, without fetching them")
+	return nil
 }
 
 // quit ends the session; on the server's +OK the deletions are committed.
@@ -86,7 +173,7 @@ func (s *session) quit(ctx context.Context) error {
 	if err := s.client.Quit(qctx); err != nil {
 		// The deletions may have been rolled back; the store still knows the
 		// messages were delivered, so the next poll deletes them again.
-		return fmt.Errorf("quit: %w", err)
+		return err
 	}
 	s.res.Deleted += len(s.deleted) + s.untracked
 	if len(s.deleted) > 0 {
@@ -94,6 +181,7 @@ func (s *session) quit(ctx context.Context) error {
 			// Harmless for the mail: the records still say delivered.
 			s.log.Warn().Err(err).Msg("could not mark deleted messages in the state store")
 		}
+		crashpoint.Hit(ctx, "store.deleted")
 	}
 	return nil
 }
@@ -103,15 +191,16 @@ func (s *session) listing(ctx context.Context) ([]pop3.MessageInfo, error) {
 	uidl, err := s.client.UIDL(ctx)
 	noUIDL := errors.Is(err, pop3.ErrNoUIDL)
 	if err != nil && !noUIDL {
-		return nil, fmt.Errorf("uidl: %w", err)
+		return nil, err
 	}
 	if noUIDL && s.account.Keep {
 		return nil, configError{fmt.Errorf("server %s does not support UIDL, so fetchd cannot tell which messages it already fetched: keep mode needs UIDL; set keep = false for this account", s.account.Server.Addr)}
 	}
 	list, err := s.client.List(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list: %w", err)
+		return nil, err
 	}
+	s.res.Listed = len(list)
 	if noUIDL {
 		s.log.Warn().Msg("server does not support UIDL: delivering and deleting every message")
 		return list, nil
@@ -142,93 +231,4 @@ func duplicateUIDs(msgs []pop3.MessageInfo) map[string]bool {
 		}
 	}
 	return dup
-}
-
-// handle takes one listed message through retrieve → deliver → record → DELE.
-// It returns nil when the poll can go on with the next message (the message
-// may have failed and stays on the server), and a stopError when it cannot.
-func (s *session) handle(ctx context.Context, m pop3.MessageInfo, duplicated bool) error {
-	a := s.account
-	log := s.log.With().Int("msg", m.Num).Str("uidl", m.UID).Logger()
-	tracked := m.UID != "" && !duplicated
-
-	if tracked {
-		if _, ok := s.seen[m.UID]; ok {
-			if a.Keep {
-				return nil
-			}
-			// Delivered in an earlier poll whose DELE did not commit.
-			log.Debug().Msg("already delivered; deleting it again")
-			return s.dele(ctx, m, log)
-		}
-	} else if duplicated && a.Keep {
-		if _, ok := s.seen[m.UID]; ok {
-			return nil
-		}
-	}
-	s.res.New++
-	if a.MaxMessageSize > 0 && m.Size > a.MaxMessageSize {
-		s.res.Skipped++
-		log.Warn().Int64("size", m.Size).Int64("max_message_size", a.MaxMessageSize).
-			Msg("message larger than max_message_size: left on the server")
-		return nil
-	}
-
-	var prog state.Progress
-	if tracked {
-		prog = s.progress[m.UID]
-		if prog.Failed && s.poller.now().Before(prog.FailedAt.Add(a.FailedRetryAfter)) {
-			s.res.Held++
-			log.Debug().Str("reason", prog.Reason).Msg("refused permanently before; held")
-			return nil
-		}
-	}
-	result, n, err := s.deliverMessage(ctx, m, prog, tracked, log)
-	if err != nil || result == failed {
-		return err
-	}
-	s.res.Fetched++
-	s.res.Bytes += n
-	if m.UID != "" {
-		now := s.poller.now()
-		if err := s.poller.Store.MarkDelivered(a.Key, m.UID, n, now); err != nil {
-			// Delivered but not recorded: it must not be deleted, or a crash
-			// now would be the only trace. It will be delivered again.
-			return stop(storeError{fmt.Errorf("record delivery of message %d (UIDL %s): %w", m.Num, m.UID, err)})
-		}
-		s.seen[m.UID] = state.Record{State: state.Delivered, Delivered: now, Size: n}
-	}
-	log.Debug().Int64("size", n).Msg("delivered")
-	if a.Keep {
-		return nil
-	}
-	return s.dele(ctx, m, log)
-}
-
-func (s *session) dele(ctx context.Context, m pop3.MessageInfo, log zerolog.Logger) error {
-	if err := s.client.Dele(ctx, m.Num); err != nil {
-		var perr *pop3.Error
-		if errors.As(err, &perr) {
-			log.Warn().Err(err).Msg("server refused DELE; the message stays and is deleted next poll")
-			return nil
-		}
-		return stop(err)
-	}
-	if m.UID != "" {
-		s.deleted = append(s.deleted, m.UID)
-	} else {
-		s.untracked++
-	}
-	return nil
-}
-
-// storeError marks a state-store failure: the session itself is healthy and
-// ends with QUIT, so the deletions already recorded are committed.
-type storeError struct{ error }
-
-func (e storeError) Unwrap() error { return e.error }
-
-func isStoreError(err error) bool {
-	var se storeError
-	return errors.As(err, &se)
 }

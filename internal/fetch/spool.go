@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"fetchd/internal/deliver"
 	"fetchd/internal/state"
@@ -63,17 +65,48 @@ func writeSpool(dir string, key state.AccountKey, uidl string, body io.Reader) (
 	return sp, nil
 }
 
-func openSpool(path string) (*spoolFile, error) {
+// openSpool opens a message spooled by an earlier poll; it must still have
+// the size it was written with, or some of it is gone.
+func openSpool(path string, want int64) (*spoolFile, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	fi, err := f.Stat()
+	if err == nil && fi.Size() != want {
+		err = fmt.Errorf("spool file %s holds %d bytes, %d were written", path, fi.Size(), want)
+	}
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
 	return &spoolFile{path: path, f: f, size: fi.Size()}, nil
+}
+
+// maildirHas reports whether the maildir file planned at path (in new/) is
+// there, in new/ or, renamed with flags by a mail reader, in cur/.
+func maildirHas(path string) bool {
+	if _, err := os.Stat(path); err == nil {
+		return true
+	}
+	name := filepath.Base(path)
+	cur := filepath.Join(filepath.Dir(filepath.Dir(path)), "cur")
+	if _, err := os.Stat(filepath.Join(cur, name)); err == nil {
+		return true
+	}
+	matches, _ := filepath.Glob(filepath.Join(cur, globEscape(name)+":*"))
+	return len(matches) > 0
+}
+
+func globEscape(s string) string {
+	var b []byte
+	for i := 0; i < len(s); i++ {
+		if strings.IndexByte(`*?[\`, s[i]) >= 0 {
+			b = append(b, '\\')
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
 }
 
 // head returns the start of the message, for its header fields.
@@ -114,4 +147,33 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// CleanSpool removes the files in dir that keep does not name and that were
+// last modified before cutoff (a poll running now may be writing newer ones).
+func CleanSpool(dir string, keep map[string]bool, cutoff time.Time) (int, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	var errs []error
+	for _, de := range entries {
+		path := filepath.Join(dir, de.Name())
+		if keep[path] || !de.Type().IsRegular() {
+			continue
+		}
+		if fi, err := de.Info(); err != nil || !fi.ModTime().Before(cutoff) {
+			continue
+		}
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
 }

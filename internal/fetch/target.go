@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"fetchd/internal/deliver"
+	"fetchd/internal/pop3"
 )
 
 // Target is one delivery target of an account, with the envelope it gets.
@@ -39,4 +40,35 @@ func (t *Target) remaining(done map[string]bool) []string {
 		}
 	}
 	return out
+}
+
+// envelope is what target t gets for message m.
+func (s *session) envelope(t *Target, m pop3.MessageInfo, rcpts []string, rp string, rpOK bool) *deliver.Envelope {
+	a := s.account
+	env := &deliver.Envelope{Account: a.Name, UIDL: m.UID, Recipients: rcpts, Size: m.Size, From: rp}
+	if t.FromSet {
+		env.From = t.From
+	}
+	if !a.TraceHeaders {
+		return env
+	}
+	rcpt := ""
+	if len(rcpts) > 0 {
+		rcpt = rcpts[0]
+	}
+	env.Trace.Received = received(a.ServerName, a.Hostname, s.protocol(), a.Version, rcpt, s.poller.now())
+	if t.Local {
+		env.Trace.DeliveredTo = rcpt
+		if !rpOK && t.FromSet && t.From != "" {
+			env.Trace.ReturnPath = "<" + t.From + ">"
+		}
+	}
+	return env
+}
+
+func (s *session) protocol() string {
+	if _, ok := s.client.TLSState(); ok {
+		return "POP3S"
+	}
+	return "POP3"
 }

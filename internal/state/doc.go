@@ -15,6 +15,17 @@
 // the hold that ResetFailed (`fetchd retry`) lifts. MarkDelivered deletes the
 // entry in the transaction that records the message as delivered.
 //
+// Planned records a maildir file's final name before it is linked into new/,
+// and SpoolSize the spool file's size, so that after a crash a retry neither
+// duplicates a maildir delivery nor trusts a truncated spool. NoteListing,
+// called with every listing, prunes records only after they have been missing
+// for N polls and D days (servers such as Gmail list only a window).
+//
+// Open checks the whole file (bbolt's tx.Check, after a walk of every page
+// that keeps a damaged page from crashing the process). OpenOrRecover moves a
+// damaged or foreign file aside, never deleting it, and starts a fresh store;
+// IsFresh and Created let the fetcher notice that it lost its memory.
+//
 // Accounts are identified by server, port and user (AccountKey), not by their
 // display name, so renaming an account in the config does not download its mail
 // again. The on-disk layout and its versioning are described in schema.go.

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -82,6 +83,7 @@ func writeGolden(t *testing.T, path string) {
 			}
 		}
 	}
+	writeGoldenV3(t, s)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -167,10 +169,14 @@ func TestGolden_OpensOldStores(t *testing.T) {
 }
 
 func wantGoldenProgress(key AccountKey, version uint32) map[string]Progress {
-	if version < goldenProgressSince || goldenProgress[key] == nil {
-		return map[string]Progress{}
+	want := map[string]Progress{}
+	if version >= goldenProgressSince {
+		maps.Copy(want, goldenProgress[key])
 	}
-	return goldenProgress[key]
+	if version >= goldenV3Since {
+		maps.Copy(want, goldenProgressV3[key])
+	}
+	return want
 }
 
 func storedVersion(t *testing.T, s *Store) (v uint32) {
@@ -194,6 +200,7 @@ func verifyGolden(t *testing.T, s *Store, version uint32) {
 		}
 		wantProgress := wantGoldenProgress(key, version)
 		checkProgress(t, s, key, wantProgress)
+		checkAbsence(t, s, key, wantGoldenAbsence(key, version))
 		wantFailed := 0
 		for _, p := range wantProgress {
 			if p.Failed {

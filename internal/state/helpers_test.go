@@ -56,7 +56,8 @@ func checkSeen(t *testing.T, s *Store, key AccountKey, want map[string]Record) {
 func progressEqual(a, b Progress) bool {
 	return maps.EqualFunc(a.Done, b.Done, time.Time.Equal) &&
 		a.Spool == b.Spool && a.Failed == b.Failed && a.Reason == b.Reason &&
-		a.FailedAt.Equal(b.FailedAt) && a.Attempts == b.Attempts && a.Quarantined == b.Quarantined
+		a.FailedAt.Equal(b.FailedAt) && a.Attempts == b.Attempts && a.Quarantined == b.Quarantined &&
+		maps.Equal(a.Planned, b.Planned) && a.SpoolSize == b.SpoolSize
 }
 
 func checkProgress(t *testing.T, s *Store, key AccountKey, want map[string]Progress) {
@@ -76,8 +77,8 @@ func checkProgress(t *testing.T, s *Store, key AccountKey, want map[string]Progr
 		switch {
 		case !ok:
 			t.Errorf("Progress(%s)[%q] missing, want %+v", key, uidl, w)
-		case g.Done == nil:
-			t.Errorf("Progress(%s)[%q].Done = nil, want non-nil", key, uidl)
+		case g.Done == nil || g.Planned == nil:
+			t.Errorf("Progress(%s)[%q]: Done or Planned is nil, want non-nil", key, uidl)
 		case !progressEqual(g, w):
 			t.Errorf("Progress(%s)[%q] = %+v, want %+v", key, uidl, g, w)
 		}

@@ -162,8 +162,9 @@ func (s *Store) MarkDeleted(key AccountKey, uidls []string, at time.Time) error 
 	})
 }
 
-// Forget removes the records of uidls, for pruning UIDLs the server no longer
-// lists. UIDLs without a record are ignored.
+// Forget removes the records of uidls and their absence entries (see
+// NoteListing, which is how the fetcher prunes). UIDLs without a record are
+// ignored.
 func (s *Store) Forget(key AccountKey, uidls []string) error {
 	if len(uidls) == 0 {
 		return nil
@@ -173,16 +174,18 @@ func (s *Store) Forget(key AccountKey, uidls []string) error {
 		if err != nil || acct == nil {
 			return err
 		}
-		b := acct.Bucket(bucketUIDLs)
-		if b == nil {
-			return nil
-		}
-		for _, uidl := range uidls {
-			if uidl == "" {
+		for _, name := range [][]byte{bucketUIDLs, bucketAbsent} {
+			b := acct.Bucket(name)
+			if b == nil {
 				continue
 			}
-			if err := b.Delete([]byte(uidl)); err != nil {
-				return fmt.Errorf("uidl %q: %w", uidl, err)
+			for _, uidl := range uidls {
+				if uidl == "" {
+					continue
+				}
+				if err := b.Delete([]byte(uidl)); err != nil {
+					return fmt.Errorf("uidl %q: %w", uidl, err)
+				}
 			}
 		}
 		return nil

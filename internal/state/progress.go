@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -34,13 +35,27 @@ type Progress struct {
 	Attempts int       // delivery attempts that failed, >= 0
 	// Quarantined: a copy was saved to the quarantine maildir (do it only once).
 	Quarantined bool
+	// Planned maps a target id to the final path of a maildir delivery (in
+	// new/), committed before the file is linked there: after a crash the
+	// next poll counts the target as done if that file exists, so a maildir
+	// never gets a duplicate. Keys are non-empty valid UTF-8; values are
+	// absolute, valid UTF-8 paths. Progress returns a non-nil map.
+	Planned map[string]string
+	// SpoolSize is the spool file's size in bytes when it was written, so a
+	// truncated spool is detected; 0 = unknown (entries from schema 2).
+	SpoolSize int64
 }
 
-// Progress value format 1: the byte 1, then a JSON object with the fields of
+// Progress value format 2: the byte 2, then a JSON object with the fields of
 // progressJSON (no other fields, nothing after it). Times are RFC 3339 with
-// nanoseconds; zero values are omitted. A new field or meaning gets a new
-// format byte, so that an older fetchd reading it fails instead of dropping it.
-const progressFormat1 = 1
+// nanoseconds; zero values are omitted. Format 1 (schema 2) is the same
+// without "planned" and "spool_size"; it is still read, never written. A new
+// field or meaning gets a new format byte, so that an older fetchd reading it
+// fails instead of dropping it.
+const (
+	progressFormat1 = 1
+	progressFormat2 = 2
+)
 
 // progressJSON is the stored form; its tags are the on-disk format and must not
 // change with the Go field names.
@@ -52,6 +67,8 @@ type progressJSON struct {
 	FailedAt    time.Time            `json:"failed_at,omitzero"`
 	Attempts    int                  `json:"attempts,omitzero"`
 	Quarantined bool                 `json:"quarantined,omitzero"`
+	Planned     map[string]string    `json:"planned,omitempty"`
+	SpoolSize   int64                `json:"spool_size,omitzero"`
 }
 
 // truncateReason makes r valid UTF-8 and cuts it to at most MaxReasonLen bytes
@@ -87,7 +104,7 @@ func encodeProgress(p Progress) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append([]byte{progressFormat1}, v...), nil
+	return append([]byte{progressFormat2}, v...), nil
 }
 
 // decodeProgress parses a stored value. It never panics; every failure wraps
@@ -96,7 +113,7 @@ func decodeProgress(b []byte) (Progress, error) {
 	if len(b) == 0 {
 		return Progress{}, fmt.Errorf("%w: empty progress value", ErrCorrupt)
 	}
-	if b[0] != progressFormat1 {
+	if b[0] != progressFormat1 && b[0] != progressFormat2 {
 		return Progress{}, fmt.Errorf("%w: unknown progress format %d", ErrCorrupt, b[0])
 	}
 	if len(b) < 2 || b[1] != '{' {
@@ -111,9 +128,15 @@ func decodeProgress(b []byte) (Progress, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return Progress{}, fmt.Errorf("%w: progress: data after the JSON object", ErrCorrupt)
 	}
+	if b[0] == progressFormat1 && (pj.Planned != nil || pj.SpoolSize != 0) {
+		return Progress{}, fmt.Errorf("%w: format 1 progress has format 2 fields", ErrCorrupt)
+	}
 	p := Progress(pj)
 	if p.Done == nil {
 		p.Done = map[string]time.Time{}
+	}
+	if p.Planned == nil {
+		p.Planned = map[string]string{}
 	}
 	if err := p.validate(); err != nil {
 		return Progress{}, fmt.Errorf("%w: progress: %v", ErrCorrupt, err)
@@ -138,7 +161,23 @@ func (p Progress) validate() error {
 			return fmt.Errorf("target %q: %w", id, err)
 		}
 	}
+	for id, path := range p.Planned {
+		switch {
+		case id == "":
+			return errors.New("empty planned target id")
+		case !utf8.ValidString(id):
+			return fmt.Errorf("planned target id %q is not valid UTF-8", id)
+		case !utf8.ValidString(path):
+			return fmt.Errorf("planned path %q of target %q is not valid UTF-8", path, id)
+		case !filepath.IsAbs(path):
+			return fmt.Errorf("planned path %q of target %q is not absolute", path, id)
+		}
+	}
 	switch {
+	case p.SpoolSize < 0:
+		return fmt.Errorf("negative spool size %d", p.SpoolSize)
+	case p.SpoolSize > 0 && p.Spool == "":
+		return errors.New("spool size without a spool path")
 	case !utf8.ValidString(p.Spool):
 		return fmt.Errorf("spool path %q is not valid UTF-8", p.Spool)
 	case len(p.Reason) > MaxReasonLen:

@@ -37,6 +37,8 @@ func TestProgressCodec_RoundTrip(t *testing.T) {
 		{"ReasonTruncated", Progress{Reason: long, FailedAt: t1}, &Progress{Reason: long[:MaxReasonLen], FailedAt: t1}},
 		{"ReasonTruncatedAtCharacter", Progress{Reason: euro, FailedAt: t1}, &Progress{Reason: euro[:1023], FailedAt: t1}},
 		{"ReasonInvalidUTF8", Progress{Reason: "bad \xff byte", FailedAt: t1}, &Progress{Reason: "bad \uFFFD byte", FailedAt: t1}},
+		{"Planned", Progress{Planned: map[string]string{"maildir /m": "/m/new/1735787045.M6P7.host,S=9", "maildir /ü": "/ü/new/x"},
+			Done: map[string]time.Time{"maildir /m": t1}, Spool: "/spool/a", SpoolSize: 1 << 40}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,13 +70,15 @@ func TestProgressCodec_Layout(t *testing.T) {
 		in   Progress
 		want string
 	}{
-		{Progress{}, "\x01{}"},
-		{Progress{Done: map[string]time.Time{}}, "\x01{}"},
+		{Progress{}, "\x02{}"},
+		{Progress{Done: map[string]time.Time{}, Planned: map[string]string{}}, "\x02{}"},
 		{
 			Progress{Done: map[string]time.Time{"b\x00r": t2.In(cet), "a": t1}, Spool: "/s", Failed: true,
-				Reason: "r", FailedAt: t2, Attempts: 3, Quarantined: true},
-			"\x01" + `{"done":{"a":"2025-01-02T03:04:05.000000006Z","b\u0000r":"2025-01-02T04:00:00Z"},"spool":"/s",` +
-				`"failed":true,"reason":"r","failed_at":"2025-01-02T04:00:00Z","attempts":3,"quarantined":true}`,
+				Reason: "r", FailedAt: t2, Attempts: 3, Quarantined: true,
+				Planned: map[string]string{"m2": "/m2/new/b", "m": "/m/new/a"}, SpoolSize: 1234},
+			"\x02" + `{"done":{"a":"2025-01-02T03:04:05.000000006Z","b\u0000r":"2025-01-02T04:00:00Z"},"spool":"/s",` +
+				`"failed":true,"reason":"r","failed_at":"2025-01-02T04:00:00Z","attempts":3,"quarantined":true,` +
+				`"planned":{"m":"/m/new/a","m2":"/m2/new/b"},"spool_size":1234}`,
 		},
 	}
 	for _, tt := range tests {
@@ -100,6 +104,13 @@ func TestEncodeProgress_Rejects(t *testing.T) {
 		{"YearAfter9999", Progress{Done: map[string]time.Time{"a": time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}}, "outside the years"},
 		{"YearAfter9999InUTC", Progress{FailedAt: time.Date(9999, 12, 31, 23, 30, 0, 0, time.FixedZone("", -3600))}, "outside the years"},
 		{"YearBefore0", Progress{FailedAt: time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)}, "outside the years"},
+		{"PlannedEmptyTargetID", Progress{Planned: map[string]string{"": "/m/new/a"}}, "empty planned target id"},
+		{"PlannedTargetIDNotUTF8", Progress{Planned: map[string]string{"m\xff": "/m/new/a"}}, "not valid UTF-8"},
+		{"PlannedPathNotUTF8", Progress{Planned: map[string]string{"m": "/m/new/\xff"}}, "not valid UTF-8"},
+		{"PlannedPathRelative", Progress{Planned: map[string]string{"m": "m/new/a"}}, "not absolute"},
+		{"PlannedPathEmpty", Progress{Planned: map[string]string{"m": ""}}, "not absolute"},
+		{"NegativeSpoolSize", Progress{Spool: "/s", SpoolSize: -1}, "negative spool size"},
+		{"SpoolSizeWithoutSpool", Progress{SpoolSize: 10}, "spool size without a spool path"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,7 +130,14 @@ func TestDecodeProgress_Rejects(t *testing.T) {
 		{"Empty", ""},
 		{"FormatOnly", "\x01"},
 		{"Format0", "\x00{}"},
-		{"Format2", "\x02{}"},
+		{"Format3", "\x03{}"},
+		{"Format1WithPlanned", "\x01" + `{"planned":{"m":"/m/new/a"}}`},
+		{"Format1WithEmptyPlanned", "\x01" + `{"planned":{}}`},
+		{"Format1WithSpoolSize", "\x01" + `{"spool":"/s","spool_size":3}`},
+		{"PlannedRelative", "\x02" + `{"planned":{"m":"new/a"}}`},
+		{"PlannedNotAMap", "\x02" + `{"planned":["/a"]}`},
+		{"NegativeSpoolSize", "\x02" + `{"spool":"/s","spool_size":-3}`},
+		{"SpoolSizeWithoutSpool", "\x02" + `{"spool_size":3}`},
 		{"NotAnObject", "\x01[]"},
 		{"Null", "\x01null"},
 		{"LeadingSpace", "\x01 {}"},
@@ -149,6 +167,20 @@ func TestDecodeProgress_Rejects(t *testing.T) {
 	}
 }
 
+// Format 1 values, written by schema 2, are still read, and rewritten as
+// format 2.
+func TestDecodeProgress_Format1(t *testing.T) {
+	b := "\x01" + `{"done":{"a":"2025-01-02T03:04:05.000000006Z"},"spool":"/s","reason":"r","failed_at":"2025-01-02T04:00:00Z","attempts":1}`
+	want := Progress{Done: map[string]time.Time{"a": t1}, Spool: "/s", Reason: "r", FailedAt: t2, Attempts: 1}
+	got, err := decodeProgress([]byte(b))
+	if err != nil || !progressEqual(got, want) || got.Planned == nil {
+		t.Fatalf("decodeProgress(%q) = %+v, %v; want %+v", b, got, err, want)
+	}
+	if enc, err := encodeProgress(got); err != nil || enc[0] != progressFormat2 {
+		t.Errorf("re-encoded as %q, %v; want format 2", enc, err)
+	}
+}
+
 // FuzzDecodeProgress: decode never panics, every error wraps ErrCorrupt, and
 // whatever it accepts encodes to a value that decodes to the same Progress and
 // encodes to the same bytes again. (JSON has many spellings of one value, so
@@ -158,6 +190,7 @@ func FuzzDecodeProgress(f *testing.F) {
 		{},
 		{Done: map[string]time.Time{"maildir /m": t1, lmtpAlice: t2}, Spool: "/spool/x", Reason: "451", FailedAt: t2, Attempts: 1},
 		{Failed: true, Reason: "550 no such user", FailedAt: t2, Attempts: 2, Quarantined: true},
+		{Planned: map[string]string{"maildir /m": "/m/new/a"}, Spool: "/spool/x", SpoolSize: 99},
 	} {
 		b, _ := encodeProgress(p)
 		f.Add(b)

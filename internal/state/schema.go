@@ -9,10 +9,10 @@ import (
 	"go.etcd.io/bbolt"
 )
 
-// On-disk schema, version 2. All integers are big-endian.
+// On-disk schema, version 3. All integers are big-endian.
 //
 //	meta/                          bucket
-//	    schema_version             uint32; 2
+//	    schema_version             uint32; 3
 //	    created                    int64 Unix nanoseconds when the store was created
 //	accounts/                      bucket
 //	    <AccountKey.String()>/     bucket per account, e.g. "pop3://me%40x.com@pop.x.com:995"
@@ -27,6 +27,12 @@ import (
 //	                               fully delivered, value = 1 byte progress format, then a
 //	                               JSON object (see progress.go). MarkDelivered deletes
 //	                               the entry in the transaction that writes the record.
+//	        absent/                bucket, since version 3, created by the first
+//	                               NoteListing that finds a record unlisted; key = UIDL
+//	                               bytes of a record (uidls/) the server's last listing
+//	                               lacked, value = 1 byte absence format (1), int64
+//	                               nanos absent since, uint32 polls absent (absence.go).
+//	                               Deleted with the record, or when the UIDL is listed.
 //
 // History:
 //
@@ -37,6 +43,14 @@ import (
 //	   needed: a fetchd that reads only version 1 would ignore progress and
 //	   deliver again to targets that already accepted, or retry a held message,
 //	   so it must refuse the store (ErrNewerSchema) instead.
+//	3  absent/ per account: how long each record has been missing from the
+//	   server's listing, so NoteListing prunes only records absent for N polls
+//	   and D days (issue 4). Progress values gain format 2 ("planned" maildir
+//	   paths, "spool_size"); format 1 values are read as they are. As for 2,
+//	   the migration writes nothing but the version (buckets are lazy, absent
+//	   means empty), and the bump makes a fetchd that reads only version 2
+//	   refuse the store: it would keep absence entries of pruned records
+//	   forever and could not read format 2 progress.
 //
 // An empty or new file is initialised as the current version. A bbolt file with
 // buckets but no meta bucket is refused as not a fetchd state store, and a store
@@ -47,7 +61,7 @@ import (
 // testdata/vN.db for the new version, and keep every older testdata/v*.db: the
 // golden test opens each of them, so a change that can no longer read (or
 // migrate) an old store fails.
-const schemaVersion uint32 = 2
+const schemaVersion uint32 = 3
 
 var (
 	bucketMeta     = []byte("meta")
@@ -55,6 +69,7 @@ var (
 	bucketUIDLs    = []byte("uidls")
 	bucketPolls    = []byte("polls")
 	bucketProgress = []byte("progress")
+	bucketAbsent   = []byte("absent")
 	keyVersion     = []byte("schema_version")
 	keyCreated     = []byte("created")
 	keyName        = []byte("name")
@@ -67,6 +82,7 @@ var (
 var migrations = []func(tx *bbolt.Tx) error{
 	0: nil,
 	1: migrateV1ToV2,
+	2: migrateV2ToV3,
 }
 
 // migrateV1ToV2 adds the per-account progress buckets, lazily: a version 1
@@ -75,6 +91,15 @@ var migrations = []func(tx *bbolt.Tx) error{
 // It checks only that the accounts bucket a version 1 store always has is
 // there, so a damaged store is not stamped as version 2.
 func migrateV1ToV2(tx *bbolt.Tx) error {
+	_, err := accountsBucket(tx)
+	return err
+}
+
+// migrateV2ToV3 adds the per-account absent buckets and progress format 2,
+// both lazily: a version 2 store has no absence data (every record counts as
+// listed until a NoteListing says otherwise) and only format 1 progress, which
+// is still read. Like migrateV1ToV2 it checks only the accounts bucket.
+func migrateV2ToV3(tx *bbolt.Tx) error {
 	_, err := accountsBucket(tx)
 	return err
 }

@@ -91,7 +91,7 @@ func TestMigrate_V1ToV2(t *testing.T) {
 		wantVersion uint32
 		wantSeen    map[string]Record
 	}{
-		{"EmptyV1", withMeta(v1), nil, 2, map[string]Record{}},
+		{"EmptyV1", withMeta(v1), nil, schemaVersion, map[string]Record{}},
 		{"V1WithAccount", func(tx *bbolt.Tx) error {
 			if err := withMeta(v1)(tx); err != nil {
 				return err
@@ -106,7 +106,7 @@ func TestMigrate_V1ToV2(t *testing.T) {
 			}
 			v, _ := encodeRecord(Record{State: Delivered, Delivered: t1, Size: 7})
 			return uidls.Put([]byte("old"), v)
-		}, nil, 2, map[string]Record{"old": {State: Delivered, Delivered: t1, Size: 7}}},
+		}, nil, schemaVersion, map[string]Record{"old": {State: Delivered, Delivered: t1, Size: 7}}},
 		{"V1WithoutAccountsBucket", func(tx *bbolt.Tx) error {
 			meta, err := tx.CreateBucket(bucketMeta)
 			if err != nil {

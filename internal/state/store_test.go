@@ -143,7 +143,7 @@ func TestOpen_Schema(t *testing.T) {
 		}, nil, ""},
 		{"CurrentVersion", func(t *testing.T) string { return craft(t, withMeta(u32(schemaVersion))) }, nil, ""},
 		{"NewerVersion", func(t *testing.T) string { return craft(t, withMeta(u32(schemaVersion+1))) },
-			ErrNewerSchema, "schema version 3, this fetchd reads up to 2"},
+			ErrNewerSchema, "schema version 4, this fetchd reads up to 3"},
 		{"VersionZero", func(t *testing.T) string { return craft(t, withMeta(u32(0))) },
 			ErrNotStateStore, "unknown schema version 0"},
 		{"VersionMissing", func(t *testing.T) string { return craft(t, withMeta(nil)) },

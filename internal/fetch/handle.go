@@ -1,0 +1,119 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/rs/zerolog"
+
+	"fetchd/internal/crashpoint"
+	"fetchd/internal/pop3"
+	"fetchd/internal/state"
+)
+
+// handle takes one listed message through retrieve → deliver → record → DELE.
+// It returns nil when the poll can go on with the next message (the message
+// may have failed and stays on the server), a stopError when the connection
+// is unusable, and another error when the poll must end with QUIT.
+func (s *session) handle(ctx context.Context, m pop3.MessageInfo, duplicated bool) error {
+	a := s.account
+	log := s.log.With().Int("msg", m.Num).Str("uidl", m.UID).Logger()
+	// A message is tracked when its UIDL names it alone: only then may the
+	// store's records decide anything about it.
+	tracked := m.UID != "" && !duplicated
+
+	switch {
+	case tracked:
+		if rec, ok := s.seen[m.UID]; ok {
+			if a.Keep {
+				return nil
+			}
+			if sizeDiffers(rec, m) {
+				// A DELE must never hit a message fetchd did not deliver: a
+				// server that reuses or misreports UIDLs gets a delivery
+				// (perhaps a duplicate) instead of a deletion.
+				log.Warn().Int64("recorded_size", rec.Size).Int64("listed_size", m.Size).
+					Msg("UIDL delivered before, but the message's size differs: delivering it rather than deleting it unseen")
+				break
+			}
+			// Delivered in an earlier poll whose DELE did not commit.
+			log.Debug().Msg("already delivered; deleting it again")
+			return s.dele(ctx, m, true, log)
+		}
+	case duplicated && a.Keep:
+		// In keep mode fetchd could only tell copies apart by their UIDL;
+		// it leaves them on the server rather than fetch them every poll.
+		s.res.Skipped++
+		log.Warn().Msg("UIDL listed more than once: left on the server, not fetched (keep mode cannot track it)")
+		return nil
+	}
+	s.res.New++
+	if a.MaxMessageSize > 0 && m.Size > a.MaxMessageSize {
+		s.res.Skipped++
+		s.res.TooLarge++
+		log.Warn().Int64("size", m.Size).Int64("max_message_size", a.MaxMessageSize).
+			Msg("message larger than max_message_size: left on the server")
+		return nil
+	}
+	var prog state.Progress
+	if tracked {
+		prog = s.progress[m.UID]
+		if prog.Failed && s.poller.now().Before(prog.FailedAt.Add(a.FailedRetryAfter)) {
+			s.res.Held++
+			log.Debug().Str("reason", prog.Reason).Msg("refused permanently before; held")
+			return nil
+		}
+	}
+	ok, n, err := s.deliverMessage(ctx, m, prog, tracked, log)
+	if err != nil || !ok {
+		return err
+	}
+	s.res.Fetched++
+	s.res.Bytes += n
+	if tracked {
+		now := s.poller.now()
+		if err := s.poller.Store.MarkDelivered(a.Key, m.UID, n, now); err != nil {
+			// Delivered but not recorded: it must not be deleted, or a crash
+			// now would leave no trace of the delivery. The poll ends with
+			// QUIT, committing the deletions already recorded; this message
+			// is delivered again next poll.
+			return fmt.Errorf("record delivery of message %d (UIDL %s): %w", m.Num, m.UID, err)
+		}
+		crashpoint.Hit(ctx, "store.delivered")
+		s.seen[m.UID] = state.Record{State: state.Delivered, Delivered: now, Size: n}
+	}
+	log.Debug().Int64("size", n).Msg("delivered")
+	if a.Keep {
+		return nil
+	}
+	return s.dele(ctx, m, tracked, log)
+}
+
+func (s *session) dele(ctx context.Context, m pop3.MessageInfo, tracked bool, log zerolog.Logger) error {
+	if err := s.client.Dele(ctx, m.Num); err != nil {
+		var perr *pop3.Error
+		switch {
+		case errors.As(err, &perr):
+			log.Warn().Err(err).Msg("server refused DELE; the message stays and is deleted next poll")
+			return nil
+		case ctx.Err() != nil:
+			return err // nothing was sent: end with QUIT
+		}
+		return stop(err)
+	}
+	crashpoint.Hit(ctx, "dele.acked")
+	if tracked {
+		s.deleted = append(s.deleted, m.UID)
+	} else {
+		s.untracked++
+	}
+	return nil
+}
+
+// sizeDiffers reports a listed message whose size is not the one recorded at
+// delivery. Both count the message's octets with CRLF line ends (RFC 1939
+// §11), so an honest server lists what was delivered.
+func sizeDiffers(rec state.Record, m pop3.MessageInfo) bool {
+	return rec.State == state.Delivered && rec.Size > 0 && m.Size >= 0 && rec.Size != m.Size
+}
