@@ -31,6 +31,8 @@ func (m AuthMethod) String() string {
 }
 
 // Login authenticates and enters the TRANSACTION state (RFC 1939 §5).
+// When the CAPA answer had a per-user EXPIRE or LOGIN-DELAY, it asks for
+// the capabilities again once logged in.
 //
 // Without TLS no credential is sent unless Config.AllowInsecure is set
 // (ErrInsecure). Once the server has rejected credentials no other method is
@@ -70,6 +72,16 @@ func (c *Client) Login(ctx context.Context, user, password string, m AuthMethod)
 		return fmt.Errorf("login: %w", err)
 	}
 	c.state = stateTransaction
+	// RFC 2449 §6.5, §6.7: a value tagged USER is only known for this user
+	// after login, where CAPA tells it without the tag. Other servers are
+	// spared the round trip.
+	if c.caps.perUserCaps() {
+		var pe *Error
+		if err := c.refreshCaps(); err != nil && !errors.As(err, &pe) {
+			return fmt.Errorf("login: %w", err)
+		}
+		// QUIRK: a -ERR to CAPA after login leaves the first answer.
+	}
 	return nil
 }
 

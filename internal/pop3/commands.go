@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
+
+	"fetchd/internal/crashpoint"
 )
 
 // Stat returns the number of messages and their total size (RFC 1939 §5).
@@ -24,7 +27,7 @@ func (c *Client) Stat(ctx context.Context) (count int, size int64, err error) {
 // List returns the scan listing (RFC 1939 §5 LIST without argument), in the
 // server's order. UID is "".
 func (c *Client) List(ctx context.Context) ([]MessageInfo, error) {
-	return c.listing(ctx, "list", "LIST", parseScanLine)
+	return c.listing(ctx, "list", "LIST", listListing, parseScanLine)
 }
 
 // UIDL returns the unique-id listing (RFC 1939 §7 UIDL without argument),
@@ -32,7 +35,7 @@ func (c *Client) List(ctx context.Context) ([]MessageInfo, error) {
 // answers -ERR gives ErrNoUIDL (wrapping the *Error), unless the -ERR carries
 // a temporary response code.
 func (c *Client) UIDL(ctx context.Context) ([]MessageInfo, error) {
-	msgs, err := c.listing(ctx, "uidl", "UIDL", parseUIDLine)
+	msgs, err := c.listing(ctx, "uidl", "UIDL", uidlListing, parseUIDLine)
 	var pe *Error
 	if errors.As(err, &pe) && !pe.hasTempCode() {
 		return nil, fmt.Errorf("uidl: %w: %w", ErrNoUIDL, pe)
@@ -40,20 +43,20 @@ func (c *Client) UIDL(ctx context.Context) ([]MessageInfo, error) {
 	return msgs, err
 }
 
-func (c *Client) listing(ctx context.Context, op, verb string, parse func(string) (MessageInfo, error)) ([]MessageInfo, error) {
-	var msgs []MessageInfo
-	_, err := c.simple(ctx, op, true, command{verb: verb, kind: replyMulti, onLine: func(line []byte) error {
+func (c *Client) listing(ctx context.Context, op, verb string, limit listingLimit, parse func(string) (MessageInfo, error)) ([]MessageInfo, error) {
+	var msgs entries
+	_, err := c.simple(ctx, op, true, command{verb: verb, kind: replyMulti, limit: limit, onLine: func(line []byte) error {
 		mi, err := parse(string(line))
 		if err != nil {
 			return err
 		}
-		msgs = append(msgs, mi)
+		msgs.add(mi)
 		return nil
 	}})
 	if err != nil {
 		return nil, err
 	}
-	return msgs, nil
+	return msgs.all(), nil
 }
 
 // Dele marks message num deleted (RFC 1939 §5). The server removes it only
@@ -94,7 +97,17 @@ func (c *Client) Quit(ctx context.Context) error {
 		return fmt.Errorf("%w (deletions not confirmed)", err)
 	}
 	defer stop()
-	if _, err := c.roundTrip(command{verb: "QUIT"}); err != nil {
+	err = c.send(command{verb: "QUIT"})
+	if err == nil {
+		err = c.flush()
+	}
+	if err == nil {
+		// The server may commit the deletions from here on, and we may
+		// never hear of it: the crash campaigns stop here.
+		crashpoint.Hit(ctx, "quit.sent")
+		_, err = c.readReply()
+	}
+	if err != nil {
 		return fmt.Errorf("quit: deletions not confirmed: %w", err)
 	}
 	return nil
@@ -103,8 +116,8 @@ func (c *Client) Quit(ctx context.Context) error {
 // Retr starts retrieving message num (RFC 1939 §5). The body is streamed:
 // read it to io.EOF, then Close it. It is the message as sent, line ends
 // CRLF, with the dot-stuffing removed and every other octet kept. Close
-// reads and discards what was not read so the connection stays in step; if
-// that fails the client is broken. Starting another command closes an
+// reads and discards what was not read so the connection stays in step,
+// within bounds (Config.drainLimits); if that fails the client is broken. Starting another command closes an
 // unclosed body first. ctx covers reading the body until Close.
 func (c *Client) Retr(ctx context.Context, num int) (io.ReadCloser, error) {
 	op := fmt.Sprintf("retr %d", num)
@@ -119,6 +132,7 @@ func (c *Client) Retr(ctx context.Context, num int) (io.ReadCloser, error) {
 		stop()
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
+	c.dc.startMeter() // ends in release
 	b := &retrBody{c: c, op: op, stop: stop, r: newBodyReader(c.br, c.cfg.MaxLineLength, c.cfg.MaxMessageSize)}
 	c.body = b
 	return b, nil
@@ -151,6 +165,10 @@ func (b *retrBody) Read(p []byte) (int, error) {
 	case err == io.EOF:
 		b.done = true
 		b.release()
+		// Octets after the terminator came unasked: the client is broken
+		// and sends nothing more (no DELE). The body itself was framed
+		// correctly, and is passed on.
+		b.c.replyDone("RETR")
 	case err != nil:
 		b.err = fmt.Errorf("%s: read body: %w", b.op, err)
 		if !errors.Is(err, ErrLineTooLong) && !errors.Is(err, ErrMessageTooLarge) {
@@ -163,7 +181,8 @@ func (b *retrBody) Read(p []byte) (int, error) {
 }
 
 // Close discards the rest of the body, without holding it in memory, so
-// that the next command's reply is read in step.
+// that the next command's reply is read in step. It gives up, breaking the
+// client, past the bounds of Config.drainLimits.
 func (b *retrBody) Close() error {
 	if b.closed {
 		return nil
@@ -175,14 +194,15 @@ func (b *retrBody) Close() error {
 	}
 	if errors.Is(b.err, ErrLineTooLong) || errors.Is(b.err, ErrMessageTooLarge) {
 		// The caps protect the caller's memory; discarding holds nothing,
-		// so the rest of the message is drained uncapped and the session
-		// stays usable for the messages after this one.
-		b.r.maxLine, b.r.maxSize, b.r.err = 0, 0, nil
-		b.err = nil
+		// so the rest of the message is drained and the session stays
+		// usable for the messages after this one.
+		b.r.err, b.err = nil, nil
 	}
 	if b.err == nil {
-		if _, err := io.Copy(io.Discard, b.r); err != nil {
+		if err := b.drain(b.c.cfg.drainLimits()); err != nil {
 			b.err = fmt.Errorf("%s: drain body: %w", b.op, err)
+		} else if err := b.c.replyDone("RETR"); err != nil {
+			b.err = fmt.Errorf("%s: %w", b.op, err)
 		}
 	}
 	if b.err != nil {
@@ -193,10 +213,33 @@ func (b *retrBody) Close() error {
 	return nil
 }
 
+// drain reads the body to its end, uncapped, discarding it. An endless body
+// would hold the session until its limit: past limit octets or d it gives up.
+func (b *retrBody) drain(limit int64, d time.Duration) error {
+	b.r.maxLine, b.r.maxSize = 0, 0
+	until := time.Now().Add(d)
+	buf := make([]byte, 32<<10)
+	for n := int64(0); ; {
+		k, err := b.r.Read(buf)
+		n += int64(k)
+		switch {
+		case err == io.EOF:
+			return nil
+		case err != nil:
+			return err
+		case n > limit:
+			return fmt.Errorf("gave up after discarding %d octets without reaching the end; the message stays on the server", limit)
+		case time.Now().After(until):
+			return fmt.Errorf("gave up after %s of discarding without reaching the end; the message stays on the server", d)
+		}
+	}
+}
+
 // release ends the body's hold on the client.
 func (b *retrBody) release() {
 	if b.c.body == b {
 		b.c.body = nil
+		b.c.dc.stopMeter()
 		b.stop()
 	}
 }

@@ -7,72 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 )
-
-// TLSMode says how the connection is protected.
-type TLSMode int
-
-const (
-	TLSImplicit TLSMode = iota // TLS from the first byte (RFC 8314, port 995); the default
-	TLSStartTLS                // plain connection upgraded with STLS (RFC 2595); STLS is mandatory
-	TLSNone                    // no TLS; credentials need Config.AllowInsecure
-)
-
-func (m TLSMode) String() string {
-	switch m {
-	case TLSImplicit:
-		return "implicit"
-	case TLSStartTLS:
-		return "starttls"
-	case TLSNone:
-		return "none"
-	}
-	return fmt.Sprintf("TLSMode(%d)", int(m))
-}
-
-// Config says where and how to connect. The zero value of each field is a
-// safe default.
-type Config struct {
-	Addr string // host:port
-	TLS  TLSMode
-	// TLSConfig is an optional base, cloned. ServerName defaults to Addr's
-	// host, MinVersion is raised to TLS 1.2, InsecureSkipVerify is refused.
-	TLSConfig *tls.Config
-	// AllowInsecure allows credentials over a connection without TLS.
-	AllowInsecure bool
-	// Timeout is the deadline of each read and each write; 0 → 60s.
-	Timeout time.Duration
-	// MaxMessageSize caps one RETR body, in octets after dot-unstuffing;
-	// 0 = no cap.
-	MaxMessageSize int64
-	// MaxLineLength caps one body line, in octets without its line ending;
-	// 0 → 1 MiB, negative = no cap.
-	MaxLineLength int
-	// DialContext opens the TCP connection; nil → a net.Dialer.
-	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
-	// Trace, if set, is called with "C" or "S" and each command or status
-	// line without CRLF. Passwords and APOP digests are replaced with
-	// "<redacted>"; message bodies and listings are not traced.
-	Trace func(dir, line string)
-}
-
-const (
-	defaultTimeout       = 60 * time.Second
-	defaultMaxLineLength = 1 << 20
-)
-
-// Capabilities are the RFC 2449 CAPA lines: upper-cased name → arguments.
-type Capabilities map[string][]string
-
-// Has reports whether the capability name (any case) was announced.
-func (c Capabilities) Has(name string) bool {
-	_, ok := c[strings.ToUpper(name)]
-	return ok
-}
 
 // MessageInfo is one line of a LIST or UIDL listing.
 type MessageInfo struct {
@@ -99,12 +36,16 @@ type Client struct {
 	bw   *bufio.Writer
 	tls  *tls.Conn // nil without TLS
 	caps Capabilities
+	// preCaps is the CAPA answer before login when Login asked again
+	// after it (RFC 2449 §6.5, §6.7: per-user values); nil otherwise.
+	preCaps Capabilities
 
 	// pending holds the commands whose replies are still to be read, in the
 	// order sent. Replies are matched to it by readReply. Today at most one
 	// command is outstanding; RFC 2449 PIPELINING only needs more sends
-	// before the reads.
+	// before the reads. While it is empty the server must be silent (idle.go).
 	pending   []command
+	lastReply string // verb of the last reply read to its end, for errors
 	state     connState
 	broken    error     // first error that left the stream out of step
 	body      *retrBody // RETR body not yet read to its end or closed
@@ -127,12 +68,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 }
 
 func dial(ctx context.Context, cfg Config) (*Client, error) {
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = defaultTimeout
-	}
-	if cfg.MaxLineLength == 0 {
-		cfg.MaxLineLength = defaultMaxLineLength
-	}
+	cfg = cfg.withDefaults()
 	var tcfg *tls.Config
 	switch cfg.TLS {
 	case TLSImplicit, TLSStartTLS:
@@ -147,15 +83,11 @@ func dial(ctx context.Context, cfg Config) (*Client, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	dialFn := cfg.DialContext
-	if dialFn == nil {
-		dialFn = (&net.Dialer{Timeout: cfg.Timeout}).DialContext
-	}
-	raw, err := dialFn(ctx, "tcp", cfg.Addr)
+	raw, err := connect(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("connect: %w", err)
+		return nil, err
 	}
-	dc := &deadlineConn{Conn: raw, timeout: cfg.Timeout}
+	dc := &deadlineConn{Conn: raw, timeout: cfg.Timeout, minRate: cfg.MinRate}
 	c := &Client{
 		cfg: cfg,
 		raw: raw,
@@ -171,6 +103,25 @@ func dial(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// connect opens the TCP connection within cfg.ConnectTimeout, even when ctx
+// has no deadline.
+func connect(ctx context.Context, cfg Config) (net.Conn, error) {
+	dialFn := cfg.DialContext
+	if dialFn == nil {
+		dialFn = (&net.Dialer{}).DialContext
+	}
+	dctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+	defer cancel()
+	raw, err := dialFn(dctx, "tcp", cfg.Addr)
+	if err != nil {
+		if ctx.Err() == nil && dctx.Err() != nil {
+			return nil, fmt.Errorf("connect: not connected within %v: %w", cfg.ConnectTimeout, err)
+		}
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	return raw, nil
 }
 
 // open runs the steps of Dial after the TCP connection is up.
@@ -195,19 +146,6 @@ func (c *Client) open(ctx context.Context, tcfg *tls.Config) error {
 		return c.startTLS(ctx, tcfg)
 	}
 	return nil
-}
-
-// Capabilities returns the server's CAPA answer (read over TLS when TLS is
-// used), or nil if the server does not support CAPA.
-func (c *Client) Capabilities() Capabilities {
-	if c.caps == nil {
-		return nil
-	}
-	caps := make(Capabilities, len(c.caps))
-	for k, v := range c.caps {
-		caps[k] = append([]string(nil), v...)
-	}
-	return caps
 }
 
 // TLSState returns the TLS connection state, and false without TLS.

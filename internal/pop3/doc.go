@@ -5,7 +5,9 @@
 //
 // It knows nothing of delivery or state. Every blocking call takes a
 // context.Context and every read and write has a deadline, so a stalled server
-// costs a timeout, never a hang. Commands go out through one writer and replies
+// costs a timeout, never a hang. The TCP connect and each TLS handshake have
+// one deadline as a whole, and a server that trickles a reply or a body
+// just under the read deadline fails with ErrTooSlow (Config.MinRate). Commands go out through one writer and replies
 // come back through one reader, matched in order, which is what RFC 2449
 // PIPELINING needs.
 //

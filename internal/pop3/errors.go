@@ -35,6 +35,10 @@ var (
 	// ErrInvalidArgument: a command argument contained CR, LF or NUL, or the
 	// command would exceed 255 octets (RFC 2449 §4). Nothing was sent.
 	ErrInvalidArgument = errors.New("pop3: invalid command argument")
+	// ErrTooSlow: the server sent slower than Config.MinRate (a slowloris
+	// server that keeps every read under its deadline). Temporary; the
+	// client is broken.
+	ErrTooSlow = errors.New("pop3: server too slow")
 	// ErrAPOPUnavailable: AuthAPOP was asked for but the greeting carried no
 	// timestamp (RFC 1939 §7).
 	ErrAPOPUnavailable = errors.New("pop3: server greeting has no APOP timestamp")
@@ -93,8 +97,8 @@ func (e *Error) IsAuth() bool {
 }
 
 // IsTemporary reports whether err may go away by trying again later.
-// Network errors, timeouts, cancelled contexts, ErrBroken, ErrProtocol and
-// temporary -ERR replies are temporary; so is any error nobody classified.
+// Network errors, timeouts, cancelled contexts, ErrTooSlow, ErrBroken,
+// ErrProtocol and temporary -ERR replies are temporary; so is any error nobody classified.
 // Refused-by-policy errors (ErrInsecure, ErrSTLSUnavailable, ErrInjection,
 // ErrInvalidArgument, ErrAPOPUnavailable), certificate verification
 // failures, limits that a retry would hit again (ErrLineTooLong,

@@ -27,6 +27,8 @@ import (
 //	"R: raw"   send raw exactly as given (no CRLF added)
 //	"C: line"  expect the client to send line
 //	"TLS"      TLS handshake as server; "TLS?" the same, failure expected
+//	"T 50ms: raw" send raw one octet at a time, 50ms apart (a slowloris)
+//	"SLEEP 50ms" pause
 //	"DROP"     close the connection
 //	"HANG"     read and discard until the client closes, never answer
 //
@@ -125,6 +127,18 @@ func (s *scriptServer) run() {
 			}
 			conn = tc
 			br = bufio.NewReader(conn)
+		case strings.HasPrefix(step, "T "):
+			d, out, _ := strings.Cut(step[2:], ": ")
+			gap, _ := time.ParseDuration(d)
+			for k := 0; k < len(out); k++ {
+				if _, err := io.WriteString(conn, out[k:k+1]); err != nil {
+					return // the client hung up on the slowloris: expected
+				}
+				time.Sleep(gap)
+			}
+		case strings.HasPrefix(step, "SLEEP "):
+			d, _ := time.ParseDuration(step[6:])
+			time.Sleep(d)
 		case step == "DROP":
 			return
 		case step == "HANG":

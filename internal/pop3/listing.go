@@ -11,32 +11,6 @@ import (
 // octets. QUIRK: some servers send longer ones; we accept up to 512.
 const maxUIDLen = 512
 
-// capa asks for the capabilities (RFC 2449 §5). A -ERR is not an error: the
-// server predates RFC 2449, c.caps stays nil and RFC 1939 behaviour applies
-// (USER is tried, UIDL is tried and its -ERR means no UIDL).
-func (c *Client) capa() error {
-	caps := Capabilities{}
-	_, err := c.roundTrip(command{verb: "CAPA", kind: replyMulti, onLine: func(line []byte) error {
-		// RFC 2449 §5: capa-tag *(SP param); tags are case-insensitive.
-		f := strings.Fields(string(line))
-		if len(f) == 0 {
-			return nil // QUIRK: blank lines are skipped
-		}
-		caps[strings.ToUpper(f[0])] = f[1:]
-		return nil
-	}})
-	var pe *Error
-	switch {
-	case errors.As(err, &pe):
-		c.caps = nil
-		return nil
-	case err != nil:
-		return fmt.Errorf("capa: %w", err)
-	}
-	c.caps = caps
-	return nil
-}
-
 // parseNumber parses a decimal number of digits only: no sign, no space.
 func parseNumber(s string) (int64, error) {
 	if s == "" || len(s) > 18 {
@@ -132,4 +106,35 @@ func parseStat(text string) (count int, size int64, err error) {
 		return 0, 0, fmt.Errorf("%w: STAT reply %q: bad maildrop size", ErrProtocol, clip(text))
 	}
 	return int(n), size, nil
+}
+
+// entries collects a listing in chunks, then copies them into one slice of
+// the exact length. Appending to one slice would leave each array it
+// outgrew behind as garbage: for a long listing several times its size.
+type entries struct {
+	chunks [][]MessageInfo
+	n      int
+}
+
+func (e *entries) add(mi MessageInfo) {
+	if k := len(e.chunks); k == 0 || len(e.chunks[k-1]) == cap(e.chunks[k-1]) {
+		e.chunks = append(e.chunks, make([]MessageInfo, 0, min(max(e.n, 16), 4096)))
+	}
+	last := &e.chunks[len(e.chunks)-1]
+	*last = append(*last, mi)
+	e.n++
+}
+
+func (e *entries) all() []MessageInfo {
+	switch len(e.chunks) {
+	case 0:
+		return nil
+	case 1:
+		return e.chunks[0]
+	}
+	all := make([]MessageInfo, 0, e.n)
+	for _, c := range e.chunks {
+		all = append(all, c...)
+	}
+	return all
 }

@@ -14,14 +14,8 @@ const (
 	replyBody                    // a status line, and after +OK a body read by a retrBody
 )
 
-const (
-	// Bounds on one listing, so a hostile server cannot make us hold
-	// unbounded memory: a million messages is far beyond any real maildrop.
-	maxListingLines = 1 << 20
-	maxListingBytes = 64 << 20
-	// RFC 2449 §4: a command is at most 255 octets including CRLF.
-	maxCommandLen = 255
-)
+// RFC 2449 §4: a command is at most 255 octets including CRLF.
+const maxCommandLen = 255
 
 // command is one command to send and how to read its reply.
 type command struct {
@@ -34,6 +28,8 @@ type command struct {
 	// onLine, for replyMulti, receives each listing line, dot-unstuffed,
 	// without line ending; the slice is only valid during the call.
 	onLine func(line []byte) error
+	// limit, for replyMulti, bounds the listing (limits.go).
+	limit listingLimit
 }
 
 // line returns the command line without CRLF, or ErrInvalidArgument. The
@@ -70,11 +66,18 @@ func (cmd *command) traceLine(line string) string {
 }
 
 // send validates cmd and buffers it for writing; nothing reaches the network
-// until flush. A validation error leaves the client usable.
+// until flush. A validation error leaves the client usable. When no command
+// is outstanding, whatever the server sent since the last reply is unasked
+// and breaks the client (idle.go).
 func (c *Client) send(cmd command) error {
 	l, err := cmd.line()
 	if err != nil {
 		return err
+	}
+	if len(c.pending) == 0 {
+		if err := c.expectIdle(true); err != nil {
+			return err
+		}
 	}
 	c.bw.WriteString(l)
 	c.bw.WriteString("\r\n")
@@ -105,13 +108,18 @@ func (c *Client) roundTrip(cmd command) (reply, error) {
 
 // readReply reads the reply to the oldest pending command: its status line,
 // and for replyMulti its listing. A -ERR is returned as *Error and leaves
-// the client usable; anything else that goes wrong breaks it.
+// the client usable; anything else that goes wrong breaks it, and so do
+// octets that follow a complete reply unasked (idle.go). For replyBody the
+// reply goes on with the body, which retrBody reads to its end.
 func (c *Client) readReply() (reply, error) {
 	if len(c.pending) == 0 {
 		return reply{}, c.fail(fmt.Errorf("%w: reply read with no command pending", ErrProtocol))
 	}
 	cmd := c.pending[0]
 	c.pending = c.pending[1:]
+	// Each reply gets a fresh throughput window; a RETR body a new one.
+	c.dc.startMeter()
+	defer c.dc.stopMeter()
 	b, err := readLine(c.br, maxReplyLine)
 	if err != nil {
 		return reply{}, c.fail(fmt.Errorf("read reply: %w", err))
@@ -126,21 +134,29 @@ func (c *Client) readReply() (reply, error) {
 	if err != nil {
 		return reply{}, c.fail(fmt.Errorf("read reply: %w", err))
 	}
-	if !r.ok {
-		return r, &Error{Command: cmd.verb, Code: r.code, Text: r.text}
+	switch {
+	case !r.ok:
+		err = &Error{Command: cmd.verb, Code: r.code, Text: r.text}
+	case cmd.kind == replyBody:
+		return r, nil // the body follows; retrBody ends the reply
+	case cmd.kind == replyMulti:
+		if err = c.readListing(cmd); c.broken != nil {
+			return r, err
+		}
 	}
-	if cmd.kind == replyMulti {
-		return r, c.readListing(cmd)
+	if ierr := c.replyDone(cmd.verb); ierr != nil {
+		return r, ierr
 	}
-	return r, nil
+	return r, err
 }
 
 // readListing reads a multi-line reply to its terminating "." line. A line
 // that onLine rejects does not break the client: the rest of the listing is
 // read so the stream stays in step, and the first such error is returned.
+// A listing past cmd.limit breaks it.
 func (c *Client) readListing(cmd command) error {
 	var firstErr error
-	total := 0
+	cost := 0
 	for n := 1; ; n++ {
 		b, err := readLine(c.br, maxListingLine)
 		if err != nil {
@@ -154,9 +170,11 @@ func (c *Client) readListing(cmd command) error {
 		if len(b) > 0 && b[0] == '.' {
 			b = b[1:]
 		}
-		total += len(b)
-		if n > maxListingLines || total > maxListingBytes {
-			return c.fail(fmt.Errorf("%w: %s listing exceeds %d lines or %d octets", ErrProtocol, cmd.verb, maxListingLines, maxListingBytes))
+		// Counted before onLine stores anything, and whether it does or
+		// not: after a bad line onLine is no longer called.
+		cost += cmd.limit.cost(b)
+		if err := cmd.limit.check(cmd.verb, n, cost); err != nil {
+			return c.fail(err)
 		}
 		if firstErr == nil && cmd.onLine != nil {
 			if err := cmd.onLine(b); err != nil {

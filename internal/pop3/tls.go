@@ -40,7 +40,14 @@ func (cfg *Config) tlsConfig() (*tls.Config, error) {
 // handshake can be mistaken for a reply that came over TLS.
 func (c *Client) handshake(ctx context.Context, tcfg *tls.Config) error {
 	tc := tls.Client(c.dc, tcfg)
-	if err := tc.HandshakeContext(ctx); err != nil {
+	// Each read has its deadline, but a server that trickles a record
+	// keeps renewing it: the handshake as a whole gets one timeout.
+	hctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	if err := tc.HandshakeContext(hctx); err != nil {
+		if ctx.Err() == nil && hctx.Err() != nil {
+			err = fmt.Errorf("not done within %v: %w", c.cfg.Timeout, err)
+		}
 		return c.fail(fmt.Errorf("tls handshake: %w", err))
 	}
 	c.tls = tc
