@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"fetchd/internal/crashpoint"
 )
 
 // Maildir delivers into a maildir (https://cr.yp.to/proto/maildir.html).
@@ -192,6 +194,7 @@ func (m *Maildir) writeBody(ctx context.Context, f *os.File, name string, head [
 	if err := f.Sync(); err != nil {
 		return 0, m.fail("fsync "+name, bare(err))
 	}
+	crashpoint.Hit(ctx, "maildir.fsynced")
 	return cw.n, nil
 }
 

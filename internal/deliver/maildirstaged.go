@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"fetchd/internal/crashpoint"
 )
 
 type stagedState int
@@ -47,9 +49,11 @@ func (s *maildirStaged) Commit(ctx context.Context) error {
 	if err := s.Link(); err != nil {
 		return err
 	}
+	crashpoint.Hit(ctx, "maildir.linked") // Link takes no ctx: the tmp/ name is already unlinked here, not fsynced
 	if err := s.m.SyncDir(); err != nil {
 		return err
 	}
+	crashpoint.Hit(ctx, "maildir.dirsynced")
 	s.state = stateCommitted
 	return nil
 }

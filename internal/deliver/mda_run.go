@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"strings"
 	"syscall"
+
+	"fetchd/internal/crashpoint"
 )
 
 // MDAError is the Err of the *Error that MDA.Stage returns when the command
@@ -89,6 +91,7 @@ func (m *MDA) run(ctx context.Context, argv []string, stdin *os.File, size int64
 			return Temporary(m.name, "check how much the command read", serr)
 		}
 		if read >= size {
+			crashpoint.Hit(ctx, "mda.exited")
 			return nil
 		}
 		e.Read, e.Size = read, size

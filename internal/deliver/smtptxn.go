@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"fetchd/internal/crashpoint"
 	"github.com/emersion/go-smtp"
 )
 
@@ -140,6 +141,7 @@ func (r *relay) lmtpReplies(ctx context.Context, s *relaySession, w *smtp.DataCo
 			broken = smtpConnError(ctx, "", "end of DATA", fmt.Errorf("%w: %w", errNoReply, err))
 		}
 	}
+	crashpoint.Hit(ctx, "lmtp.accepted")
 	accepted := o.accepted
 	o.accepted = nil
 	for _, rcpt := range accepted {

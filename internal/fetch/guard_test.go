@@ -144,3 +144,20 @@ func TestPoll_ReusedUIDLWithOtherSizeDeliveredNotDeleted(t *testing.T) {
 		t.Errorf("the message listed under a reused UIDL was deleted without delivery")
 	}
 }
+
+// Regression (kill campaign): a message without a final newline is served
+// with one added, so RETR gives two octets more than LIST; after a rolled
+// back DELE it must be deleted again, not delivered a second time.
+func TestPoll_NoFinalNewlineNotRedeliveredAfterDrop(t *testing.T) {
+	body := "Subject: no newline\r\n\r\nlast line without CRLF"
+	e := newEnv(t, []pop3test.Message{msg("x", body)}, func(s *pop3test.Server) {
+		s.Faults = pop3test.Faults{Sessions: 1, DropAt: "QUIT"}
+	})
+	e.poll()
+	if res := e.poll(); !res.OK() || res.Fetched != 0 || res.Deleted != 1 {
+		t.Fatalf("second poll %+v, want the message deleted, not fetched again", res)
+	}
+	if got := e.delivered(); len(got) != 1 {
+		t.Errorf("maildir holds %d copies, want 1", len(got))
+	}
+}

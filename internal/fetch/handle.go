@@ -73,7 +73,14 @@ func (s *session) handle(ctx context.Context, m pop3.MessageInfo, duplicated boo
 	s.res.Bytes += n
 	if tracked {
 		now := s.poller.now()
-		if err := s.poller.Store.MarkDelivered(a.Key, m.UID, n, now); err != nil {
+		// The record keeps the size LIST gave, not the bytes received: a
+		// server may add a final CRLF the listed size does not count, and
+		// sizeDiffers compares a later listing with this one.
+		size := n
+		if m.Size >= 0 {
+			size = m.Size
+		}
+		if err := s.poller.Store.MarkDelivered(a.Key, m.UID, size, now); err != nil {
 			// Delivered but not recorded: it must not be deleted, or a crash
 			// now would leave no trace of the delivery. The poll ends with
 			// QUIT, committing the deletions already recorded; this message
@@ -81,7 +88,7 @@ func (s *session) handle(ctx context.Context, m pop3.MessageInfo, duplicated boo
 			return fmt.Errorf("record delivery of message %d (UIDL %s): %w", m.Num, m.UID, err)
 		}
 		crashpoint.Hit(ctx, "store.delivered")
-		s.seen[m.UID] = state.Record{State: state.Delivered, Delivered: now, Size: n}
+		s.seen[m.UID] = state.Record{State: state.Delivered, Delivered: now, Size: size}
 	}
 	log.Debug().Int64("size", n).Msg("delivered")
 	if a.Keep {
@@ -111,9 +118,9 @@ func (s *session) dele(ctx context.Context, m pop3.MessageInfo, tracked bool, lo
 	return nil
 }
 
-// sizeDiffers reports a listed message whose size is not the one recorded at
-// delivery. Both count the message's octets with CRLF line ends (RFC 1939
-// §11), so an honest server lists what was delivered.
+// sizeDiffers reports a listed message whose size is not the one the
+// server listed when it was delivered: an honest server lists a message with
+// the same size every time.
 func sizeDiffers(rec state.Record, m pop3.MessageInfo) bool {
-	return rec.State == state.Delivered && rec.Size > 0 && m.Size >= 0 && rec.Size != m.Size
+	return rec.Size > 0 && m.Size >= 0 && rec.Size != m.Size
 }
