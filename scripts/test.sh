@@ -100,8 +100,8 @@ else
 	fail "start Postfix (scripts/postfix.sh start)"
 fi
 
-step "unit tests: go test -race -count=1 (all packages but internal/integration)"
-mapfile -t unit_pkgs < <(go list ./... | grep -v '/internal/integration$')
+step "unit tests: go test -race -count=1 (all packages but internal/integration and internal/campaign)"
+mapfile -t unit_pkgs < <(go list ./... | grep -v -e '/internal/integration$' -e '/internal/campaign$')
 if go test -race -count=1 -timeout 8m "${unit_pkgs[@]}"; then :; else fail "unit tests"; fi
 
 step "integration tests: go test -count=1 -v ./internal/integration/"
@@ -138,8 +138,26 @@ for group in TestDovecot TestPeers; do
 	summary+="${summary:+; }${group#Test}: $passed passed, $failed failed, $skipped skipped"
 done
 
+step "reliability campaigns at CI size: go test -count=1 -v ./internal/campaign/ -campaign.size=ci"
+# scripts/campaign.sh runs them at full size and writes docs/RELIABILITY.md.
+campaign_log="$dovecot_dir/campaign.log"
+set +e
+go test -count=1 -v -timeout 20m ./internal/campaign/ -args -campaign.size=ci 2>&1 | tee "$campaign_log"
+campaign_rc=${PIPESTATUS[0]}
+set -e
+[[ $campaign_rc -eq 0 ]] || fail "reliability campaigns (exit $campaign_rc)"
+for campaign in TestKillCampaign TestNetCutCampaign TestHostileCampaign TestStorageFaults TestFuzzCorporaCommitted; do
+	if ! grep -q -- "^--- PASS: $campaign " "$campaign_log"; then
+		fail "campaign $campaign did not pass (or did not run)"
+	fi
+done
+
+step "fuzz targets, ${FUZZTIME:-3s} each (scripts/fuzz.sh; longer: scripts/fuzz.sh 5m)"
+if ./scripts/fuzz.sh "${FUZZTIME:-3s}"; then :; else fail "fuzzing"; fi
+
 step "integration test results"
 grep -E -- '^--- (PASS|FAIL|SKIP): Test(Dovecot|Peers)_' "$itest_log" || true
+grep -E -- '^--- (PASS|FAIL|SKIP): Test[A-Za-z]*(Campaign|Faults|Committed)' "$campaign_log" || true
 
 elapsed=$((SECONDS - started))
 echo
