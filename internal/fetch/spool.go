@@ -59,7 +59,7 @@ func writeSpool(dir string, key state.AccountKey, uidl string, body io.Reader) (
 	}
 	if err != nil {
 		sp.remove()
-		return nil, deliver.Temporary("spool", "write "+path, err)
+		return nil, deliver.Temporary("spool", "write", err)
 	}
 	sp.size = n
 	return sp, nil
