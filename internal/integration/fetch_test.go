@@ -9,19 +9,20 @@ import (
 	"time"
 
 	"fetchd/internal/testcorpus"
+	"fetchd/internal/testharness"
 )
 
 // wantCode fails the test unless r exited with code.
 func wantCode(t *testing.T, r result, code int) {
 	t.Helper()
 	if r.Code != code {
-		t.Fatalf("fetchd exited %d, want %d\nstdout: %s\nstderr (tail):\n%s", r.Code, code, r.Stdout, tail(r.Stderr, 30))
+		t.Fatalf("fetchd exited %d, want %d\nstdout: %s\nstderr (tail):\n%s", r.Code, code, r.Stdout, testharness.Tail(r.Stderr, 30))
 	}
 }
 
-func wantServerCount(t *testing.T, b *box, n int) {
+func wantServerCount(t *testing.T, b *testharness.Box, n int) {
 	t.Helper()
-	if got := b.serverCount(t); got != n {
+	if got := b.Left(t); got != n {
 		t.Errorf("server mailbox holds %d messages, want %d", got, n)
 	}
 }
@@ -30,10 +31,10 @@ func TestDovecot_TrickyMessagesByteExact(t *testing.T) {
 	d := needFetchd(t)
 	b := newBox(t, d)
 	ms := testcorpus.Tricky()
-	b.seed(t, ms)
-	cfg := b.config(t, b.implicitTLS())
+	b.Seed(t, ms)
+	cfg := b.Config(t, b.ImplicitTLS())
 
-	r := b.once(t, cfg)
+	r := once(t, b, cfg)
 	wantCode(t, r, 0)
 	if n := r.fetched(t); n != len(ms) {
 		t.Errorf("fetched %d, want %d", n, len(ms))
@@ -41,7 +42,7 @@ func TestDovecot_TrickyMessagesByteExact(t *testing.T) {
 	checkDelivered(t, b.Out, ms)
 	wantServerCount(t, b, 0)
 
-	r = b.once(t, cfg)
+	r = once(t, b, cfg)
 	wantCode(t, r, 0)
 	if n := r.fetched(t); n != 0 {
 		t.Errorf("second run fetched %d, want 0", n)
@@ -53,11 +54,11 @@ func TestDovecot_STLS(t *testing.T) {
 	d := needFetchd(t)
 	b := newBox(t, d)
 	ms := append(testcorpus.Tricky(), testcorpus.Mixed(20, 2)...)
-	b.seed(t, ms)
-	_, port := splitAddr(d.POP3)
-	cfg := b.config(t, account{Server: "localhost", Port: port, TLS: "starttls", Password: d.Password})
+	b.Seed(t, ms)
+	_, port := testharness.SplitAddr(d.POP3)
+	cfg := b.Config(t, testharness.Account{Server: "localhost", Port: port, TLS: "starttls", Password: d.Password})
 
-	r := b.once(t, cfg)
+	r := once(t, b, cfg)
 	wantCode(t, r, 0)
 	checkDelivered(t, b.Out, ms)
 	wantServerCount(t, b, 0)
@@ -67,12 +68,12 @@ func TestDovecot_KeepModeSecondPollFetchesNothing(t *testing.T) {
 	d := needFetchd(t)
 	b := newBox(t, d)
 	ms := testcorpus.Mixed(30, 3)
-	b.seed(t, ms)
-	a := b.implicitTLS()
+	b.Seed(t, ms)
+	a := b.ImplicitTLS()
 	a.Keep = true
-	cfg := b.config(t, a)
+	cfg := b.Config(t, a)
 
-	r := b.once(t, cfg)
+	r := once(t, b, cfg)
 	wantCode(t, r, 0)
 	if n := r.fetched(t); n != len(ms) {
 		t.Errorf("first run fetched %d, want %d", n, len(ms))
@@ -80,7 +81,7 @@ func TestDovecot_KeepModeSecondPollFetchesNothing(t *testing.T) {
 	checkDelivered(t, b.Out, ms)
 	wantServerCount(t, b, len(ms))
 
-	r = b.once(t, cfg)
+	r = once(t, b, cfg)
 	wantCode(t, r, 0)
 	if n := r.fetched(t); n != 0 {
 		t.Errorf("second run fetched %d, want 0", n)
@@ -97,10 +98,10 @@ func TestDovecot_500Mixed(t *testing.T) {
 	for _, m := range ms {
 		total += len(m.Data)
 	}
-	b.seed(t, ms)
-	cfg := b.config(t, b.implicitTLS())
+	b.Seed(t, ms)
+	cfg := b.Config(t, b.ImplicitTLS())
 
-	r := b.once(t, cfg)
+	r := once(t, b, cfg)
 	wantCode(t, r, 0)
 	t.Logf("500 messages, %.1f MB in %v", float64(total)/1e6, r.Elapsed.Round(time.Millisecond))
 	if n := r.fetched(t); n != len(ms) {
@@ -119,8 +120,8 @@ func TestDovecot_FlatMemory(t *testing.T) {
 
 	rss := func(ms []testcorpus.Message) int64 {
 		b := newBox(t, d)
-		b.seed(t, ms)
-		r := b.once(t, b.config(t, b.implicitTLS()))
+		b.Seed(t, ms)
+		r := once(t, b, b.Config(t, b.ImplicitTLS()))
 		wantCode(t, r, 0)
 		checkDelivered(t, b.Out, ms)
 		return r.MaxRSSKiB
@@ -149,13 +150,13 @@ func TestDovecot_CutBeforeQuit(t *testing.T) {
 	d := needFetchd(t)
 	b := newBox(t, d)
 	ms := append(testcorpus.Mixed(15, 6), testcorpus.Tricky()[:4]...)
-	b.seed(t, ms)
+	b.Seed(t, ms)
 	p := startCutProxy(t, d.POP3)
-	host, port := splitAddr(p.Addr())
-	cfg := b.config(t, account{Server: host, Port: port, TLS: "none", AllowInsecure: true, Password: d.Password})
+	host, port := testharness.SplitAddr(p.Addr())
+	cfg := b.Config(t, testharness.Account{Server: host, Port: port, TLS: "none", AllowInsecure: true, Password: d.Password})
 
 	p.cut.Store(true)
-	r := b.once(t, cfg)
+	r := once(t, b, cfg)
 	if p.cuts.Load() == 0 {
 		t.Fatalf("the proxy never saw QUIT (exit %d): nothing was tested", r.Code)
 	}
@@ -163,7 +164,7 @@ func TestDovecot_CutBeforeQuit(t *testing.T) {
 	wantServerCount(t, b, len(ms)) // DELEs rolled back
 
 	p.cut.Store(false)
-	r = b.once(t, cfg)
+	r = once(t, b, cfg)
 	wantCode(t, r, 0)
 	if n := r.fetched(t); n != 0 {
 		t.Errorf("second run fetched %d, want 0", n)
@@ -175,17 +176,17 @@ func TestDovecot_CutBeforeQuit(t *testing.T) {
 func TestDovecot_CertForOtherHost(t *testing.T) {
 	d := needFetchd(t)
 	b := newBox(t, d)
-	b.seed(t, testcorpus.Mixed(3, 8))
-	_, port := splitAddr(d.POP3S)
-	cfg := b.config(t, account{Server: "127.0.0.2", Port: port, TLS: "implicit", Password: d.Password})
+	b.Seed(t, testcorpus.Mixed(3, 8))
+	_, port := testharness.SplitAddr(d.POP3S)
+	cfg := b.Config(t, testharness.Account{Server: "127.0.0.2", Port: port, TLS: "implicit", Password: d.Password})
 
-	r := b.once(t, cfg)
+	r := once(t, b, cfg)
 	wantCode(t, r, 1)
 	out := r.Stdout + r.Stderr
 	if !regexp.MustCompile(`(?i)certificate|verif`).MatchString(out) {
-		t.Errorf("output does not say the certificate failed verification:\n%s", tail(out, 20))
+		t.Errorf("output does not say the certificate failed verification:\n%s", testharness.Tail(out, 20))
 	}
-	if n := countFiles(t, b.Out); n != 0 {
+	if n := testharness.CountMaildir(t, b.Out); n != 0 {
 		t.Errorf("maildir holds %d messages, want 0", n)
 	}
 	wantServerCount(t, b, 3)
@@ -193,7 +194,7 @@ func TestDovecot_CertForOtherHost(t *testing.T) {
 	// Positive control first, so that "no login in the log" means something: a
 	// good run does log the user's login.
 	b2 := newBox(t, d)
-	wantCode(t, b2.once(t, b2.config(t, b2.implicitTLS())), 0)
+	wantCode(t, once(t, b2, b2.Config(t, b2.ImplicitTLS())), 0)
 	if !waitLog(t, d, "user=<"+b2.User+">", 3*time.Second) {
 		t.Fatalf("Dovecot's log %s shows no login for a good run of %s", d.Log, b2.User)
 	}
@@ -205,19 +206,19 @@ func TestDovecot_CertForOtherHost(t *testing.T) {
 func TestDovecot_WrongPassword(t *testing.T) {
 	d := needFetchd(t)
 	b := newBox(t, d)
-	b.seed(t, testcorpus.Mixed(2, 9))
-	a := b.implicitTLS()
+	b.Seed(t, testcorpus.Mixed(2, 9))
+	a := b.ImplicitTLS()
 	a.Password = "not-" + d.Password
-	r := b.once(t, b.config(t, a))
+	r := once(t, b, b.Config(t, a))
 	wantCode(t, r, 1)
 	out := r.Stdout + r.Stderr
 	if !regexp.MustCompile(`(?i)auth|password|login`).MatchString(out) {
-		t.Errorf("output does not say the login failed:\n%s", tail(out, 20))
+		t.Errorf("output does not say the login failed:\n%s", testharness.Tail(out, 20))
 	}
 	if strings.Contains(out, a.Password) {
 		t.Errorf("output contains the password %q", a.Password)
 	}
-	if n := countFiles(t, b.Out); n != 0 {
+	if n := testharness.CountMaildir(t, b.Out); n != 0 {
 		t.Errorf("maildir holds %d messages, want 0", n)
 	}
 	wantServerCount(t, b, 2)
@@ -228,11 +229,11 @@ func TestDovecot_WrongPassword(t *testing.T) {
 func TestDovecot_StateLocked(t *testing.T) {
 	d := needFetchd(t)
 	b := newBox(t, d)
-	cfg := b.config(t, b.implicitTLS())
-	wantCode(t, b.once(t, cfg), 0) // creates the store
+	cfg := b.Config(t, b.ImplicitTLS())
+	wantCode(t, once(t, b, cfg), 0) // creates the store
 
 	ms := testcorpus.Mixed(3, 10)
-	b.seed(t, ms)
+	b.Seed(t, ms)
 	f, err := os.OpenFile(b.State, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -242,12 +243,12 @@ func TestDovecot_StateLocked(t *testing.T) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		t.Fatal(err)
 	}
-	r := b.once(t, cfg)
+	r := once(t, b, cfg)
 	wantCode(t, r, 3)
 	if !strings.Contains(strings.ToLower(r.Stderr), "lock") {
-		t.Errorf("stderr does not say the store is locked:\n%s", tail(r.Stderr, 10))
+		t.Errorf("stderr does not say the store is locked:\n%s", testharness.Tail(r.Stderr, 10))
 	}
-	if n := countFiles(t, b.Out); n != 0 {
+	if n := testharness.CountMaildir(t, b.Out); n != 0 {
 		t.Errorf("maildir holds %d messages, want 0", n)
 	}
 	wantServerCount(t, b, len(ms))
@@ -255,14 +256,14 @@ func TestDovecot_StateLocked(t *testing.T) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_UN); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, b.once(t, cfg), 0)
+	wantCode(t, once(t, b, cfg), 0)
 	checkDelivered(t, b.Out, ms)
 	wantServerCount(t, b, 0)
 }
 
 // waitLog reports whether Dovecot's log contains s, waiting up to wait for it
 // (the log process writes asynchronously).
-func waitLog(t *testing.T, d *dovecot, s string, wait time.Duration) bool {
+func waitLog(t *testing.T, d *testharness.Dovecot, s string, wait time.Duration) bool {
 	t.Helper()
 	deadline := time.Now().Add(wait)
 	for {

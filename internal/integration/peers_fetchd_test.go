@@ -6,12 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"fetchd/internal/testcorpus"
+	"fetchd/internal/testharness"
 )
 
 // The fetchd binary polls a Dovecot POP3 mailbox and hands every message to one
@@ -33,20 +35,20 @@ const peerRcpt = "peer-test@example.net"
 
 // peerRun seeds a fresh mailbox with ms, runs fetchd once with trace headers on
 // and deliver as its [[account.deliver]] tables, and returns the result.
-func peerRun(t *testing.T, d *dovecot, ms []testcorpus.Message, deliver, extra string) (*box, result) {
+func peerRun(t *testing.T, d *testharness.Dovecot, ms []testcorpus.Message, deliver, extra string) (*testharness.Box, result) {
 	t.Helper()
 	b := newBox(t, d)
-	b.seed(t, ms)
-	a := b.implicitTLS()
+	b.Seed(t, ms)
+	a := b.ImplicitTLS()
 	a.TraceHeaders = true
 	a.Deliver = deliver
 	a.Extra = extra
-	r := b.once(t, b.config(t, a))
+	r := once(t, b, b.Config(t, a))
 	return b, r
 }
 
 // wantAllFetched fails unless the run succeeded, fetched n and left nothing.
-func wantAllFetched(t *testing.T, b *box, r result, n int) {
+func wantAllFetched(t *testing.T, b *testharness.Box, r result, n int) {
 	t.Helper()
 	wantCode(t, r, 0)
 	if got := r.fetched(t); got != n {
@@ -69,7 +71,7 @@ func testMDA(t *testing.T, mda string, ms []testcorpus.Message) {
 	argv, maildir := mdaCommand(t, mda, dir)
 	b, r := peerRun(t, d, ms, fmt.Sprintf("[[account.deliver]]\nmda = %s\nrecipients = [%q]\n", tomlStrings(argv), peerRcpt), "")
 	wantAllFetched(t, b, r, len(ms))
-	checkArrived(t, mda+" maildir "+maildir, readMaildir(t, maildir), fetchdLocalFields(peerRcpt), ms, testcorpus.Expected, false)
+	checkArrived(t, mda+" maildir "+maildir, testharness.ReadMaildir(t, maildir), fetchdLocalFields(peerRcpt), ms, testcorpus.Expected, false)
 }
 
 func TestPeers_Procmail200(t *testing.T) { testMDA(t, "procmail", peersMailbox()) }
@@ -94,18 +96,18 @@ func TestPeers_PostfixSMTP200(t *testing.T) {
 	b, r := peerRun(t, d, ms, fmt.Sprintf("[[account.deliver]]\nsmtp = %q\nsmtp_tls = \"none\"\nrecipients = [%q]\n", p.SMTP, addr), "")
 	wantAllFetched(t, b, r, len(ms))
 	p.wait(t, maildir, len(ms))
-	checkArrived(t, "Postfix maildir "+maildir, readMaildir(t, maildir), concatFields(postfixFields, fetchdRelayFields),
-		ms, relayExpected, false)
+	checkArrived(t, "Postfix maildir "+maildir, testharness.ReadMaildir(t, maildir), slices.Concat(postfixFields, fetchdRelayFields),
+		ms, testharness.RelayExpected, false)
 }
 
 func TestPeers_LMTP200(t *testing.T) {
 	d := needFetchd(t)
-	user, maildir := lmtpMailbox(t, d)
+	user, maildir := testharness.LMTPUser(t, d)
 	ms := peersMailbox()
 	b, r := peerRun(t, d, ms, fmt.Sprintf("[[account.deliver]]\nlmtp = %q\nrecipients = [%q]\n", d.LMTP, user), "")
 	wantAllFetched(t, b, r, len(ms))
-	checkArrived(t, "Dovecot maildir "+maildir, readMaildir(t, maildir), concatFields(lmtpFields, fetchdRelayFields),
-		ms, relayExpected, false)
+	checkArrived(t, "Dovecot maildir "+maildir, testharness.ReadMaildir(t, maildir), slices.Concat(lmtpFields, fetchdRelayFields),
+		ms, testharness.RelayExpected, false)
 }
 
 func TestPeers_Mbox200(t *testing.T) {
@@ -137,34 +139,34 @@ func checkMbox(t *testing.T, mbox string, ms []testcorpus.Message) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msgs, froms, err := parseMboxrd(data)
+	msgs, err := testharness.ParseMboxrd(data)
 	if err != nil {
 		t.Fatalf("mbox %s: %v", mbox, err)
 	}
-	for i, l := range froms {
-		if !fromLineRE.MatchString(l) {
-			t.Errorf("mbox message %d: From line %q is not \"From sender asctime\"", i+1, l)
+	for i, m := range msgs {
+		if !fromLineRE.MatchString(m.From) {
+			t.Errorf("mbox message %d: From line %q is not \"From sender asctime\"", i+1, m.From)
 		}
 	}
 	// The mbox target has no recipients key: Delivered-To names the local user.
-	checkArrived(t, "mbox "+mbox, msgs, concatFields([]field{{"Delivered-To", ""}}, fetchdRelayFields), ms, testcorpus.Expected, false)
+	checkArrived(t, "mbox "+mbox, msgs, slices.Concat([]testharness.Field{{Name: "Delivered-To"}}, fetchdRelayFields), ms, testcorpus.Expected, false)
 }
 
 // testRelayTricky sends every tricky message through a relay target. Each must
-// arrive with only the documented normalisation (relayExpected: a bare CR
-// becomes a line end), or be reported failed and stay on the server; nothing
-// may arrive cut or changed otherwise.
-func testRelayTricky(t *testing.T, d *dovecot, deliver, where string, added []field, arrived func(n int) []gotMsg) {
+// arrive with only the documented normalisation (testharness.RelayExpected: a
+// bare CR becomes a line end), or be reported failed and stay on the server;
+// nothing may arrive cut or changed otherwise.
+func testRelayTricky(t *testing.T, d *testharness.Dovecot, deliver, where string, added []testharness.Field, arrived func(n int) []testharness.File) {
 	t.Helper()
 	ms := append(testcorpus.Tricky(), testcorpus.FromLines()...)
 	b, r := peerRun(t, d, ms, deliver, "on_permanent_failure = \"keep\"\n")
 	m := countsRE.FindStringSubmatch(r.Stdout)
 	if m == nil {
-		t.Fatalf("no summary in stdout %q (exit %d)\nstderr:\n%s", r.Stdout, r.Code, tail(r.Stderr, 30))
+		t.Fatalf("no summary in stdout %q (exit %d)\nstderr:\n%s", r.Stdout, r.Code, testharness.Tail(r.Stderr, 30))
 	}
 	fetched, _ := strconv.Atoi(m[1])
 	failed, _ := strconv.Atoi(m[3])
-	missing := checkArrived(t, where, arrived(fetched), added, ms, relayExpected, true)
+	missing := checkArrived(t, where, arrived(fetched), added, ms, testharness.RelayExpected, true)
 	if len(missing) > 0 {
 		t.Logf("reported failed and kept on the server: %s", strings.Join(missing, ", "))
 	}
@@ -186,24 +188,24 @@ func TestPeers_PostfixSMTPTricky(t *testing.T) {
 	p := needPostfix(t)
 	addr, maildir := p.mailbox(t)
 	testRelayTricky(t, d, fmt.Sprintf("[[account.deliver]]\nsmtp = %q\nsmtp_tls = \"none\"\nrecipients = [%q]\n", p.SMTP, addr),
-		"Postfix maildir "+maildir, concatFields(postfixFields, fetchdRelayFields),
-		func(n int) []gotMsg {
+		"Postfix maildir "+maildir, slices.Concat(postfixFields, fetchdRelayFields),
+		func(n int) []testharness.File {
 			p.wait(t, maildir, n)
-			return readMaildir(t, maildir)
+			return testharness.ReadMaildir(t, maildir)
 		})
 }
 
 // TestPeers_LMTPSocketTricky goes through Dovecot's LMTP unix socket.
 func TestPeers_LMTPSocketTricky(t *testing.T) {
 	d := needFetchd(t)
-	sock := os.Getenv("FETCHD_DOVECOT_LMTP_SOCKET")
+	sock := d.LMTPSocket
 	if sock == "" {
 		missingPeer(t, "FETCHD_DOVECOT_LMTP_SOCKET not set")
 	}
-	user, maildir := lmtpMailbox(t, d)
+	user, maildir := testharness.LMTPUser(t, d)
 	testRelayTricky(t, d, fmt.Sprintf("[[account.deliver]]\nlmtp = %q\nrecipients = [%q]\n", sock, user),
-		"Dovecot maildir "+maildir, concatFields(lmtpFields, fetchdRelayFields),
-		func(int) []gotMsg { return readMaildir(t, maildir) })
+		"Dovecot maildir "+maildir, slices.Concat(lmtpFields, fetchdRelayFields),
+		func(int) []testharness.File { return testharness.ReadMaildir(t, maildir) })
 }
 
 // TestPeers_PostfixRefusedRecipientHeldThenRetried: Postfix refuses an unknown
@@ -217,15 +219,15 @@ func TestPeers_PostfixRefusedRecipientHeldThenRetried(t *testing.T) {
 	bad := fmt.Sprintf("nosuch%08x@%s", rand.Uint32(), p.Domain)
 	ms := testcorpus.Mixed(3, 77)
 	b := newBox(t, d)
-	b.seed(t, ms)
-	a := b.implicitTLS()
+	b.Seed(t, ms)
+	a := b.ImplicitTLS()
 	a.TraceHeaders = true
 	a.Extra = "on_permanent_failure = \"keep\"\n"
 	smtpTarget := func(rcpt string) string {
 		return fmt.Sprintf("[[account.deliver]]\nsmtp = %q\nsmtp_tls = \"none\"\nrecipients = [%q]\n", p.SMTP, rcpt)
 	}
 	a.Deliver = smtpTarget(bad)
-	cfg := b.config(t, a)
+	cfg := b.Config(t, a)
 	// rejections counts Postfix's log lines refusing bad, waiting up to 3s for
 	// at least want of them (postlogd writes the log asynchronously).
 	rejections := func(want int) int {
@@ -239,7 +241,7 @@ func TestPeers_PostfixRefusedRecipientHeldThenRetried(t *testing.T) {
 		}
 	}
 
-	r := b.once(t, cfg)
+	r := once(t, b, cfg)
 	wantCode(t, r, 1)
 	if m := countsRE.FindStringSubmatch(r.Stdout); m == nil || m[3] != strconv.Itoa(len(ms)) {
 		t.Errorf("stdout %q, want %d failed", r.Stdout, len(ms))
@@ -249,7 +251,7 @@ func TestPeers_PostfixRefusedRecipientHeldThenRetried(t *testing.T) {
 		t.Errorf("Postfix's log shows %d rejections of %s, want %d", n, bad, len(ms))
 	}
 
-	r = b.once(t, cfg)
+	r = once(t, b, cfg)
 	if r.fetched(t) != 0 {
 		t.Errorf("second poll fetched %d, want 0: the refused messages are held", r.fetched(t))
 	}
@@ -259,14 +261,14 @@ func TestPeers_PostfixRefusedRecipientHeldThenRetried(t *testing.T) {
 	}
 
 	a.Deliver = smtpTarget(good)
-	cfg = b.config(t, a)
-	r = b.fetchd(t, "retry", "-c", cfg, "t")
+	cfg = b.Config(t, a)
+	r = runFetchd(t, b, "retry", "-c", cfg, "t")
 	wantCode(t, r, 0)
 	if n := r.fetched(t); n != len(ms) {
 		t.Errorf("retry fetched %d, want %d", n, len(ms))
 	}
 	wantServerCount(t, b, 0)
 	p.wait(t, maildir, len(ms))
-	checkArrived(t, "Postfix maildir "+maildir, readMaildir(t, maildir), concatFields(postfixFields, fetchdRelayFields),
-		ms, relayExpected, false)
+	checkArrived(t, "Postfix maildir "+maildir, testharness.ReadMaildir(t, maildir), slices.Concat(postfixFields, fetchdRelayFields),
+		ms, testharness.RelayExpected, false)
 }

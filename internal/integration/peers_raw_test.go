@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"fetchd/internal/testcorpus"
+	"fetchd/internal/testharness"
 )
 
 // These tests check the peers themselves, without fetchd: that each carries the
@@ -31,7 +32,7 @@ func peerCorpus() []testcorpus.Message {
 // bare CR and bare LF becomes CRLF, a final line end is added, lines starting
 // with '.' get one more (RFC 5321 §4.5.2), and ".\r\n" ends it.
 func smtpWire(m testcorpus.Message) []byte {
-	lf := relayExpected(m) // LF form with bare CRs already line ends
+	lf := testharness.RelayExpected(m) // LF form with bare CRs already line ends
 	var b bytes.Buffer
 	for _, l := range bytes.SplitAfter(lf, []byte("\n")) {
 		if len(l) == 0 {
@@ -136,29 +137,29 @@ func TestPeers_PostfixCarriesCorpusRaw(t *testing.T) {
 	}
 	s.quit()
 	p.wait(t, maildir, len(ms))
-	checkArrived(t, "Postfix maildir "+maildir, readMaildir(t, maildir), postfixFields, ms, relayExpected, false)
+	checkArrived(t, "Postfix maildir "+maildir, testharness.ReadMaildir(t, maildir), postfixFields, ms, testharness.RelayExpected, false)
 }
 
 // TestPeers_LMTPCarriesCorpusRaw: Dovecot's LMTP server, over TCP and over its
 // unix socket, stores what it is sent with only its three header fields added.
 func TestPeers_LMTPCarriesCorpusRaw(t *testing.T) {
-	d := needDovecot(t)
+	d := testharness.NeedDovecot(t)
 	for _, tc := range []struct{ name, addr string }{
 		{"tcp", d.LMTP},
-		{"unix", os.Getenv("FETCHD_DOVECOT_LMTP_SOCKET")},
+		{"unix", d.LMTPSocket},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.addr == "" {
 				missingPeer(t, "Dovecot LMTP address not set (FETCHD_DOVECOT_LMTP, FETCHD_DOVECOT_LMTP_SOCKET)")
 			}
-			user, maildir := lmtpMailbox(t, d)
+			user, maildir := testharness.LMTPUser(t, d)
 			ms := peerCorpus()
 			s := dialSMTP(t, tc.addr, true)
 			for _, m := range ms {
 				s.send("sender@example.org", user, m)
 			}
 			s.quit()
-			checkArrived(t, "Dovecot maildir "+maildir, readMaildir(t, maildir), lmtpFields, ms, relayExpected, false)
+			checkArrived(t, "Dovecot maildir "+maildir, testharness.ReadMaildir(t, maildir), lmtpFields, ms, testharness.RelayExpected, false)
 		})
 	}
 }
@@ -179,7 +180,7 @@ func TestPeers_MDACarriesCorpusRaw(t *testing.T) {
 					t.Fatalf("%s < %s: %v\n%s", strings.Join(argv, " "), m.Name, err, out)
 				}
 			}
-			checkArrived(t, mda+" maildir "+maildir, readMaildir(t, maildir), nil, ms, testcorpus.Expected, false)
+			checkArrived(t, mda+" maildir "+maildir, testharness.ReadMaildir(t, maildir), nil, ms, testcorpus.Expected, false)
 		})
 	}
 }

@@ -3,6 +3,7 @@ package integration
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"fetchd/internal/testcorpus"
+	"fetchd/internal/testharness"
 )
 
 // rawConn is a deliberately tiny POP3 client, independent of internal/pop3, that
@@ -24,7 +26,7 @@ type rawConn struct {
 	r *bufio.Reader
 }
 
-func rawDialTLS(t *testing.T, d *dovecot) *rawConn {
+func rawDialTLS(t *testing.T, d *testharness.Dovecot) *rawConn {
 	t.Helper()
 	pem, err := os.ReadFile(d.Cert)
 	if err != nil {
@@ -103,10 +105,10 @@ func (rc *rawConn) retr(num int) []byte {
 // with a minimal client. If this fails, the corpus or the Dovecot setup is
 // wrong, not fetchd.
 func TestDovecot_CorpusRoundTripsRaw(t *testing.T) {
-	d := needDovecot(t)
+	d := testharness.NeedDovecot(t)
 	b := newBox(t, d)
 	ms := append(testcorpus.Tricky(), testcorpus.Mixed(20, 7)...)
-	b.seed(t, ms)
+	b.Seed(t, ms)
 
 	rc := rawDialTLS(t, d)
 	if l := rc.login(b.User, d.Password); !strings.HasPrefix(l, "+OK") {
@@ -122,18 +124,14 @@ func TestDovecot_CorpusRoundTripsRaw(t *testing.T) {
 	if count != len(ms) {
 		t.Fatalf("STAT: %d messages, want %d", count, len(ms))
 	}
-	want, names := expected(ms)
-	byHash := map[[32]byte][]byte{}
-	for _, m := range ms {
-		byHash[sha256sum(testcorpus.Expected(m))] = testcorpus.Expected(m)
-	}
-	got := multiset{}
+	want, names := testharness.Want(ms, testcorpus.Expected)
+	got := testharness.Multiset{}
 	for i := 1; i <= count; i++ {
 		data := rc.retr(i)
-		h := sha256sum(data)
+		h := sha256.Sum256(data)
 		got[h]++
 		if _, ok := want[h]; !ok {
-			t.Errorf("RETR %d: bytes match no corpus message: %s", i, describeMismatch(data, ms))
+			t.Errorf("RETR %d: bytes match no corpus message: %s", i, testharness.Mismatch(data, ms, testcorpus.Expected))
 		}
 	}
 	for h, n := range want {
@@ -147,41 +145,9 @@ func TestDovecot_CorpusRoundTripsRaw(t *testing.T) {
 // TestDovecot_RawWrongPasswordRejected: the static passdb accepts any user, but
 // only with the right password.
 func TestDovecot_RawWrongPasswordRejected(t *testing.T) {
-	d := needDovecot(t)
+	d := testharness.NeedDovecot(t)
 	rc := rawDialTLS(t, d)
 	if l := rc.login(fmt.Sprintf("nobody%d", time.Now().UnixNano()), "wrong-"+d.Password); !strings.HasPrefix(l, "-ERR") {
 		t.Fatalf("PASS with a wrong password: %q, want -ERR", l)
 	}
-}
-
-// describeMismatch finds the corpus message sharing data's Message-ID and says
-// where they first differ.
-func describeMismatch(data []byte, ms []testcorpus.Message) string {
-	for _, m := range ms {
-		want := testcorpus.Expected(m)
-		id := messageID(want)
-		if id == "" || id != messageID(data) {
-			continue
-		}
-		i := 0
-		for i < len(data) && i < len(want) && data[i] == want[i] {
-			i++
-		}
-		lo := max(0, i-20)
-		return fmt.Sprintf("%s (%d bytes, want %d): first difference at byte %d: got %q, want %q",
-			m.Name, len(data), len(want), i, data[lo:min(len(data), i+20)], want[lo:min(len(want), i+20)])
-	}
-	return fmt.Sprintf("%d bytes, unknown Message-ID", len(data))
-}
-
-func messageID(data []byte) string {
-	for _, l := range strings.Split(string(data), "\n") {
-		if l == "" {
-			break
-		}
-		if strings.HasPrefix(l, "Message-ID: ") {
-			return l
-		}
-	}
-	return ""
 }

@@ -55,12 +55,28 @@ func (b *Box) Seed(tb testing.TB, ms []testcorpus.Message) {
 	}
 }
 
-// Left is how many messages the server still holds for the user.
+// Left is how many messages the server still holds for the user; a missing
+// mailbox fails the test.
 func (b *Box) Left(tb testing.TB) int {
+	tb.Helper()
+	return countMaildir(tb, b.Mailbox, false)
+}
+
+// CountMaildir counts the messages in maildir's new/ and cur/; a missing
+// maildir holds none.
+func CountMaildir(tb testing.TB, maildir string) int {
+	tb.Helper()
+	return countMaildir(tb, maildir, true)
+}
+
+func countMaildir(tb testing.TB, maildir string, missingOK bool) int {
 	tb.Helper()
 	n := 0
 	for _, sub := range []string{"new", "cur"} {
-		es, err := os.ReadDir(filepath.Join(b.Mailbox, sub))
+		es, err := os.ReadDir(filepath.Join(maildir, sub))
+		if missingOK && errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -143,6 +159,7 @@ func (b *Box) Config(tb testing.TB, a Account) string {
 // File is one delivered message.
 type File struct {
 	Where string // "new/NAME", "cur/NAME" or "mbox offset N", for reports
+	From  string // an mbox message's From line, without its line end
 	Data  []byte
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	"fetchd/internal/testcorpus"
@@ -38,9 +39,9 @@ func RelayExpected(m testcorpus.Message) []byte {
 }
 
 // Digests returns the multiset of fs, after removing the header fields strip
-// names from the top of each (see StripFields). Files whose top is not what
+// from the top of each (see StripFields). Files whose top is not what
 // strip says are returned as problems, not counted.
-func Digests(fs []File, strip []string) (got Multiset, problems []string) {
+func Digests(fs []File, strip []Field) (got Multiset, problems []string) {
 	got = Multiset{}
 	for _, f := range fs {
 		rest, err := StripFields(f.Data, strip)
@@ -53,32 +54,83 @@ func Digests(fs []File, strip []string) (got Multiset, problems []string) {
 	return got, problems
 }
 
+// Field is a header field a hop (fetchd, an MTA, an LMTP server) adds at the
+// top of a message.
+type Field struct {
+	Name string // exact field name, e.g. "Received"
+	Has  string // a substring its text must contain ("" = any)
+}
+
 // LMTPFields are the fields Dovecot's LMTP server adds at the top of each
 // message, in order (fetchd adds none with trace_headers off).
-var LMTPFields = []string{"Return-Path", "Delivered-To", "Received"}
+var LMTPFields = []Field{{"Return-Path", ""}, {"Delivered-To", ""}, {"Received", ""}}
 
-// StripFields removes exactly the named header fields from the top of data,
-// in that order, each with its folded continuation lines.
-func StripFields(data []byte, names []string) ([]byte, error) {
+// StripFields removes exactly the fields want from the top of data, in that
+// order, each with its folded continuation lines, and fails if the top of data
+// is anything else: a hop that adds a field more, or one fewer, shows.
+func StripFields(data []byte, want []Field) ([]byte, error) {
 	rest := data
-	for _, name := range names {
-		if !bytes.HasPrefix(rest, []byte(name+":")) {
-			return nil, fmt.Errorf("want a %s field at the top, found %q", name, rest[:min(len(rest), 60)])
+	for _, f := range want {
+		if !bytes.HasPrefix(rest, []byte(f.Name+":")) {
+			return nil, fmt.Errorf("want a %s field next, found %q", f.Name, firstLine(rest))
 		}
 		n := 0
 		for {
 			i := bytes.IndexByte(rest[n:], '\n')
 			if i < 0 {
-				return nil, fmt.Errorf("%s field does not end", name)
+				return nil, fmt.Errorf("%s field does not end", f.Name)
 			}
 			n += i + 1
 			if n == len(rest) || (rest[n] != ' ' && rest[n] != '\t') {
 				break
 			}
 		}
+		if f.Has != "" && !bytes.Contains(rest[:n], []byte(f.Has)) {
+			return nil, fmt.Errorf("%s field %q does not contain %q", f.Name, rest[:n], f.Has)
+		}
 		rest = rest[n:]
 	}
 	return rest, nil
+}
+
+// firstLine returns b up to its first line end, or its first 80 bytes.
+func firstLine(b []byte) []byte {
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		return b[:i]
+	}
+	return b[:min(len(b), 80)]
+}
+
+// Mismatch finds the message of ms whose want(m) shares data's Message-ID and
+// says where data first differs from it, for reports of a delivered message
+// that matches none.
+func Mismatch(data []byte, ms []testcorpus.Message, want func(testcorpus.Message) []byte) string {
+	for _, m := range ms {
+		w := want(m)
+		if id := messageID(w); id == "" || id != messageID(data) {
+			continue
+		}
+		i := 0
+		for i < len(data) && i < len(w) && data[i] == w[i] {
+			i++
+		}
+		lo := max(0, i-20)
+		return fmt.Sprintf("%s (%d bytes, want %d): first difference at byte %d: got %q, want %q",
+			m.Name, len(data), len(w), i, data[lo:min(len(data), i+20)], w[lo:min(len(w), i+20)])
+	}
+	return fmt.Sprintf("%d bytes, unknown Message-ID, starts %q", len(data), firstLine(data))
+}
+
+func messageID(data []byte) string {
+	for _, l := range strings.Split(string(data), "\n") {
+		if l == "" {
+			break
+		}
+		if strings.HasPrefix(l, "Message-ID: ") {
+			return l
+		}
+	}
+	return ""
 }
 
 // Diff is how a delivered multiset differs from the wanted one.
@@ -129,8 +181,8 @@ func ReadMbox(tb testing.TB, path string) []File {
 }
 
 // ParseMboxrd splits an mbox into its messages: a message starts at a line
-// beginning "From ", one '>' comes off each line matching ^>+From , and the
-// empty line before the next From line is dropped.
+// beginning "From " (kept in File.From), one '>' comes off each line matching
+// ^>+From , and the empty line before the next From line is dropped.
 func ParseMboxrd(data []byte) ([]File, error) {
 	if len(data) == 0 {
 		return nil, nil
@@ -143,13 +195,13 @@ func ParseMboxrd(data []byte) ([]File, error) {
 	}
 	var out []File
 	var cur *bytes.Buffer
-	start := 0
+	start, from := 0, ""
 	finish := func() error {
 		b := cur.Bytes()
 		if !bytes.HasSuffix(b, []byte("\n\n")) && !(len(b) == 1 && b[0] == '\n') {
 			return fmt.Errorf("message at offset %d is not followed by an empty line", start)
 		}
-		out = append(out, File{Where: fmt.Sprintf("mbox offset %d", start), Data: bytes.Clone(b[:len(b)-1])})
+		out = append(out, File{Where: fmt.Sprintf("mbox offset %d", start), From: from, Data: bytes.Clone(b[:len(b)-1])})
 		return nil
 	}
 	for off := 0; off < len(data); {
@@ -161,7 +213,7 @@ func ParseMboxrd(data []byte) ([]File, error) {
 					return nil, err
 				}
 			}
-			cur, start = &bytes.Buffer{}, off
+			cur, start, from = &bytes.Buffer{}, off, string(line[:len(line)-1])
 		} else {
 			q := bytes.IndexFunc(line, func(r rune) bool { return r != '>' })
 			if q > 0 && bytes.HasPrefix(line[q:], []byte("From ")) {
@@ -179,7 +231,7 @@ func ParseMboxrd(data []byte) ([]File, error) {
 // that check the delivered multiset after every run.
 type Scanner struct {
 	Maildir string
-	Strip   []string // header fields to strip from the top (StripFields)
+	Strip   []Field // header fields to strip from the top (StripFields)
 
 	seen map[string][32]byte
 	bad  map[string]string

@@ -39,6 +39,9 @@ func TestStripFields(t *testing.T) {
 	if _, err := StripFields([]byte("Subject: s\n"), LMTPFields); err == nil {
 		t.Error("a missing field was not reported")
 	}
+	if _, err := StripFields([]byte(in), []Field{{Name: "Return-Path", Has: "<x@y>"}}); err == nil {
+		t.Error("a field without the wanted text was not reported")
+	}
 }
 
 func TestScannerCompare_CountsLostDuplicatesUnknown(t *testing.T) {

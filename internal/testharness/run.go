@@ -16,6 +16,10 @@ type RunOptions struct {
 	Env       []string      // added to the test's environment, e.g. "FETCHD_CRASH_AT=dele.acked:3"
 	KillAfter time.Duration // > 0: SIGKILL fetchd after this long, if it still runs
 	Timeout   time.Duration // a run still going after this is a test failure; default 2 min
+	// Via, when set, is run instead of fetchd, with fetchd's path and args as
+	// its arguments: a wrapper that measures fetchd (it must pass on the exit
+	// status, and take fetchd with it when it is killed).
+	Via string
 }
 
 // Result is one finished fetchd run.
@@ -37,6 +41,9 @@ func (b *Box) Run(tb testing.TB, opt RunOptions, args ...string) Result {
 		opt.Timeout = 2 * time.Minute
 	}
 	cmd := exec.Command(Binary(tb), args...)
+	if opt.Via != "" {
+		cmd = exec.Command(opt.Via, append([]string{Binary(tb)}, args...)...)
+	}
 	cmd.Env = append(append(os.Environ(), "SSL_CERT_FILE="+b.D.Cert), opt.Env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -46,7 +46,7 @@ func NeedDovecot(tb testing.TB) *Dovecot {
 		if os.Getenv("CI") == "true" {
 			tb.Fatal("Dovecot not running: run ./scripts/test.sh or ./scripts/campaign.sh")
 		}
-		tb.Skip("Dovecot not running (no FETCHD_DOVECOT_* variables): run ./scripts/campaign.sh")
+		tb.Skip("Dovecot not running (no FETCHD_DOVECOT_* variables): run ./scripts/test.sh or ./scripts/campaign.sh")
 	}
 	if d.Log == "" {
 		d.Log = filepath.Join(d.Dir, "dovecot.log")
@@ -64,8 +64,8 @@ var build struct {
 }
 
 // Binary returns the path of a fetchd binary built from fetchd/cmd/fetchd,
-// building it on the first call of the process (into a temp dir that stays
-// until the process exits: tests of several packages must not share it).
+// building it on the first call of the process (into a temp dir of its own:
+// tests of several packages must not share it; RemoveBinary removes it).
 func Binary(tb testing.TB) string {
 	tb.Helper()
 	build.once.Do(func() {
@@ -84,4 +84,12 @@ func Binary(tb testing.TB) string {
 		tb.Fatal(build.err)
 	}
 	return build.bin
+}
+
+// RemoveBinary removes the binary Binary built, if any; a TestMain calls it
+// after m.Run.
+func RemoveBinary() {
+	if build.bin != "" {
+		os.RemoveAll(filepath.Dir(build.bin))
+	}
 }

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"fetchd/internal/testcert"
 )
 
 // Options configure a Server. The zero value is a plain SMTP server on
@@ -113,7 +115,7 @@ func NewServer(tb testing.TB, o Options) *Server {
 	}
 	ln = &countingListener{Listener: ln, s: s}
 	if o.TLS || o.ImplicitTLS {
-		cert, pool, err := newCert()
+		cert, pool, err := testcert.New("localhost", "127.0.0.1", "::1")
 		if err != nil {
 			tb.Fatalf("smtptest: certificate: %v", err)
 		}
