@@ -117,6 +117,18 @@ func (d *decoder) account(w where, t map[string]any, inh *inherited) *Account {
 	if !present["session_timeout"] {
 		a.SessionTimeout = DefaultSessionTimeout
 	}
+	if a.Schedule == "" {
+		a.Schedule = DefaultSchedule
+	}
+	if !present["jitter"] {
+		a.Jitter = DefaultJitter
+	}
+	if !present["backoff_max"] {
+		a.BackoffMax = DefaultBackoffMax
+	}
+	if !present["pause_after_auth_failures"] {
+		a.PauseAfterAuthFailures = DefaultPauseAfterAuthFailures
+	}
 	if !present["port"] {
 		a.Port = PortPlain
 		if a.TLS == "implicit" {

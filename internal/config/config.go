@@ -26,6 +26,15 @@ type Config struct {
 	LogLevel  string // "trace" | "debug" | "info" (default) | "warn" | "error"
 	LogFormat string // "auto" (default) | "console" | "json"
 	Accounts  []*Account
+
+	// For `fetchd run`.
+	MaxParallel  int    // accounts polling at once; default 4
+	MaxPerServer int    // sessions at once to one Account.Server value; default 2
+	Listen       string // loopback host:port for /metrics, /status and /healthz; "" = none
+	// NotifyCommand is run, without a shell, once per event that needs the
+	// user's attention (such as an account paused after rejected logins),
+	// with one JSON object describing it on stdin. nil = none.
+	NotifyCommand []string
 }
 
 // Account returns the account with the given name, or nil.
@@ -69,6 +78,19 @@ type Account struct {
 	// nothing is fetched until --mark-seen or --initial-sync (0: off).
 	InitialSyncLimit int
 	SessionTimeout   time.Duration // bounds one whole poll; default 1h
+
+	// When `fetchd run` polls. Schedule is a cron.ParseStandard spec: five
+	// fields or a descriptor such as "@every 5m" (the default). Each poll
+	// starts up to Jitter after its time, and at most a tenth of the
+	// interval, so that accounts on one server do not poll in lockstep.
+	Schedule string
+	Jitter   time.Duration // default 30s; 0 = none
+	// A failing account waits exponentially longer between polls, at most
+	// BackoffMax (default 1h). After PauseAfterAuthFailures consecutive
+	// polls whose login the server rejected (default 3), the account pauses
+	// until `fetchd resume` or a reload that changes its credentials.
+	BackoffMax             time.Duration
+	PauseAfterAuthFailures int
 }
 
 // Built-in defaults, applied after [defaults] for keys nobody set.
@@ -86,6 +108,13 @@ const (
 	DefaultMDATimeout         = 10 * time.Minute
 	DefaultInitialSyncLimit   = 1000
 	DefaultSessionTimeout     = time.Hour
+
+	DefaultMaxParallel            = 4
+	DefaultMaxPerServer           = 2
+	DefaultSchedule               = "@every 5m"
+	DefaultJitter                 = 30 * time.Second
+	DefaultBackoffMax             = time.Hour
+	DefaultPauseAfterAuthFailures = 3
 )
 
 // Addr is the account's server address in host:port form, as net.Dial wants it

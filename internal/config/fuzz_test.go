@@ -3,6 +3,9 @@ package config
 import (
 	"errors"
 	"testing"
+	"time"
+
+	"github.com/robfig/cron/v3"
 )
 
 // FuzzParse checks that no input makes Parse panic, that failures are always
@@ -15,6 +18,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(deliverTOML(`smtp = "mail.example.com:587"`, `smtp_user = "me"`, `smtp_password = "pw"`, `recipients = ["me"]`)))
 	f.Add([]byte(deliverTOML(`mda = ["/usr/bin/procmail", "-d", "me"]`, `mda_temp_codes = [69]`, `from = "a@b"`)))
 	f.Add([]byte(accountTOML(map[string]string{"on_permanent_failure": `"quarantine"`, "quarantine_maildir": `"/q"`}, false)))
+	f.Add([]byte("max_parallel = 8\nmax_per_server = 1\nlisten = \"[::1]:9467\"\nnotify_command = [\"notify\"]\n" +
+		accountTOML(map[string]string{"schedule": `"CRON_TZ=UTC 0 7-22 * * 1-5"`, "jitter": `"0s"`, "backoff_max": `"2h"`, "pause_after_auth_failures": "5"}, false)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		locate(data)
 		cfg, err := Parse("fuzz.toml", data)
@@ -32,6 +37,10 @@ func FuzzParse(f *testing.F) {
 		}
 		if len(cfg.Accounts) == 0 {
 			t.Fatal("valid config without accounts")
+		}
+		if cfg.MaxParallel < 1 || cfg.MaxPerServer < 1 || cfg.Listen != "" && checkListen(cfg.Listen) != "" ||
+			cfg.NotifyCommand != nil && (len(cfg.NotifyCommand) == 0 || cfg.NotifyCommand[0] == "") {
+			t.Fatalf("invalid daemon settings accepted: %+v", cfg)
 		}
 		names := map[string]bool{}
 		for _, a := range cfg.Accounts {
@@ -58,7 +67,35 @@ func FuzzParse(f *testing.F) {
 					t.Fatalf("invalid deliver entry accepted: %+v", d)
 				}
 			}
+			if _, err := cron.ParseStandard(a.Schedule); err != nil || a.Jitter < 0 || a.BackoffMax <= 0 || a.PauseAfterAuthFailures < 1 {
+				t.Fatalf("invalid polling settings accepted: %+v", *a)
+			}
 			_ = a.Describe()
+		}
+	})
+}
+
+// FuzzCheckSchedule checks that no schedule string makes the check (or the
+// cron parser under it) panic, and that every schedule it accepts is one the
+// daemon's cron.ParseStandard takes and that runs again, at least a second
+// later.
+func FuzzCheckSchedule(f *testing.F) {
+	for _, s := range []string{"@every 5m", "*/5 * * * *", "@hourly", "0 7-22 * * 1-5", "30 8 * jan-jun mon,fri",
+		"CRON_TZ=UTC 0 7 * * *", "TZ=UTC", "TZ=UTC\t@daily", "@every 0s", "0 0 30 2 *", "1-5/0 * * * *"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if checkSchedule(s) != "" {
+			return
+		}
+		sched, err := cron.ParseStandard(s)
+		if err != nil {
+			t.Fatalf("%q accepted, but ParseStandard says %v", s, err)
+		}
+		now := time.Now()
+		next := sched.Next(now)
+		if next.IsZero() || sched.Next(next).Sub(next) < time.Second {
+			t.Fatalf("%q accepted, but runs at %v then %v", s, next, sched.Next(next))
 		}
 	})
 }

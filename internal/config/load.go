@@ -97,6 +97,12 @@ func parse(path string, data []byte) (*Config, []*Problem, bool) {
 	if cfg.LogFormat == "" {
 		cfg.LogFormat = DefaultLogFmt
 	}
+	if cfg.MaxParallel == 0 {
+		cfg.MaxParallel = DefaultMaxParallel
+	}
+	if cfg.MaxPerServer == 0 {
+		cfg.MaxPerServer = DefaultMaxPerServer
+	}
 
 	inh := d.defaults(raw[keyDefaults])
 	cfg.Accounts = d.accounts(raw[keyAccount], inh)

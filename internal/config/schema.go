@@ -56,6 +56,10 @@ var configFields = []field[Config]{
 	{key: "state", kind: kindPath, ptr: func(c *Config) any { return &c.State }},
 	{key: "log_level", kind: kindEnum, enum: []string{"trace", "debug", "info", "warn", "error"}, ptr: func(c *Config) any { return &c.LogLevel }},
 	{key: "log_format", kind: kindEnum, enum: []string{"auto", "console", "json"}, ptr: func(c *Config) any { return &c.LogFormat }},
+	{key: "max_parallel", kind: kindInt, check: checkRange(1, 256), ptr: func(c *Config) any { return &c.MaxParallel }},
+	{key: "max_per_server", kind: kindInt, check: checkRange(1, 256), ptr: func(c *Config) any { return &c.MaxPerServer }},
+	{key: "listen", kind: kindString, check: checkListen, ptr: func(c *Config) any { return &c.Listen }},
+	{key: "notify_command", kind: kindStringList, check: checkNotifyCommand, ptr: func(c *Config) any { return &c.NotifyCommand }},
 }
 
 // accountFields are the keys of an [[account]] table, and of [defaults].
@@ -80,6 +84,10 @@ var accountFields = []field[Account]{
 	{key: "initial_sync_limit", kind: kindInt, check: checkRange(0, 1<<30), ptr: func(a *Account) any { return &a.InitialSyncLimit }},
 	{key: "session_timeout", kind: kindDuration, check: checkPositive, ptr: func(a *Account) any { return &a.SessionTimeout }},
 	{key: "run_as", kind: kindString, check: checkRunAs, ptr: func(a *Account) any { return &a.RunAs }},
+	{key: "schedule", kind: kindString, check: checkSchedule, ptr: func(a *Account) any { return &a.Schedule }},
+	{key: "jitter", kind: kindDuration, check: checkNonNegativeDuration, ptr: func(a *Account) any { return &a.Jitter }},
+	{key: "backoff_max", kind: kindDuration, check: checkPositive, ptr: func(a *Account) any { return &a.BackoffMax }},
+	{key: "pause_after_auth_failures", kind: kindInt, check: checkRange(1, 1000), ptr: func(a *Account) any { return &a.PauseAfterAuthFailures }},
 }
 
 // deliverFields are the keys of an [[account.deliver]] or

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 )
@@ -37,6 +38,16 @@ func (a *Account) Secret(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("%s: no password: set password_file, password_command or password", src.owner)
 	}
 	return src.resolve(ctx)
+}
+
+// SameCredentials reports whether a and b log in the same way: the same
+// user, auth mechanism and password source. It compares the configuration
+// only, not what password_file holds or password_command prints, so a
+// password changed inside the file is not seen. It is how a reload decides
+// that a paused account's credentials changed.
+func (a *Account) SameCredentials(b *Account) bool {
+	return a.User == b.User && a.Auth == b.Auth && a.Password == b.Password &&
+		a.PasswordFile == b.PasswordFile && slices.Equal(a.PasswordCommand, b.PasswordCommand)
 }
 
 // secretSource is where one password comes from: an account's POP3 password

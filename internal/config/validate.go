@@ -3,8 +3,11 @@ package config
 import (
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/robfig/cron/v3"
 )
 
 // validateAccount checks the rules that involve more than one key, or a key's
@@ -132,10 +135,18 @@ func checkProtocolString(v any) string {
 	return ""
 }
 
-func checkArgv(v any) string {
+func checkArgv(v any) string { return checkProgram(v, `["pass", "show", "mail/work"]`) }
+
+func checkNotifyCommand(v any) string {
+	return checkProgram(v, `["/usr/local/bin/fetchd-notify"]`)
+}
+
+// checkProgram checks an argv run without a shell; example is one for the
+// key, written as a TOML array.
+func checkProgram(v any, example string) string {
 	argv := v.([]string)
 	if len(argv) == 0 || argv[0] == "" {
-		return `must name a program, e.g. ["pass", "show", "mail/work"] (it runs without a shell; use ["sh", "-c", "…"] for one)`
+		return `must name a program, e.g. ` + example + ` (it runs without a shell; use ["sh", "-c", "…"] for one)`
 	}
 	return ""
 }
@@ -147,9 +158,97 @@ func checkPositive(v any) string {
 	return ""
 }
 
+func checkNonNegativeDuration(v any) string {
+	if d := v.(time.Duration); d < 0 {
+		return fmt.Sprintf("must be 0 (none) or more, got %s", d)
+	}
+	return ""
+}
+
 func checkNonNegative(v any) string {
 	if n := v.(int64); n < 0 {
 		return fmt.Sprintf("must be 0 (no limit) or more, got %d", n)
+	}
+	return ""
+}
+
+// scheduleHint ends schedule errors: the two forms cron.ParseStandard takes.
+const scheduleHint = `use five fields (minute hour day-of-month month day-of-week), ` +
+	`or a descriptor such as "@every 5m" or "@hourly"`
+
+// checkSchedule accepts what the daemon's cron.ParseStandard accepts, less
+// schedules that would never run or that robfig would quietly change.
+func checkSchedule(v any) string {
+	s := v.(string)
+	if strings.TrimSpace(s) == "" {
+		return "must not be empty: leave schedule out to poll every 5 minutes, or " + scheduleHint
+	}
+	spec := s
+	if strings.HasPrefix(s, "TZ=") || strings.HasPrefix(s, "CRON_TZ=") {
+		// ParseStandard cuts the zone at the first space and panics when
+		// there is none.
+		_, rest, ok := strings.Cut(s, " ")
+		if !ok {
+			return fmt.Sprintf(`bad schedule %s: put a space and the schedule after the time zone, `+
+				`as in "CRON_TZ=Europe/Berlin 0 7 * * *"`, quote(s))
+		}
+		spec = strings.TrimSpace(rest)
+	}
+	sched, err := cron.ParseStandard(s)
+	if err != nil {
+		return fmt.Sprintf("bad schedule %s: %v; %s", quote(s), err, scheduleHint)
+	}
+	if every, ok := strings.CutPrefix(spec, "@every "); ok {
+		// cron.Every turns anything under a second, zero and negative
+		// intervals included, into one second.
+		d, _ := time.ParseDuration(every) // ParseStandard parsed it already
+		if d < time.Second {
+			return fmt.Sprintf(`bad schedule %s: the interval must be at least 1s, got %s; write it like "@every 5m"`, quote(s), d)
+		}
+	}
+	// A date that never comes ("0 0 30 2 *") makes Next return the zero time.
+	if sched.Next(time.Now()).IsZero() {
+		return fmt.Sprintf("bad schedule %s: no date matches it, so it would never run; %s", quote(s), scheduleHint)
+	}
+	return ""
+}
+
+// checkListen allows only loopback addresses: the endpoints have no
+// authentication, and /status shows accounts and their servers.
+func checkListen(v any) string {
+	s := v.(string)
+	const example = `listen = "127.0.0.1:9467"`
+	if s == "" {
+		return "must not be empty: leave listen out to serve no status endpoints, or write " + example
+	}
+	if strings.Contains(s, "://") {
+		return "must be host:port, not a URL: write " + example
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		bare := strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
+		switch {
+		case !strings.Contains(s, ":") || strings.HasPrefix(s, "[") && net.ParseIP(bare) != nil:
+			return fmt.Sprintf("must include the port: write listen = %q", net.JoinHostPort(bare, "9467"))
+		case net.ParseIP(s) != nil:
+			return `write an IPv6 address in brackets, with the port: listen = "[::1]:9467"`
+		}
+		return "must be host:port, e.g. " + example + ", got " + quote(s)
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	portOK := err == nil && n > 0
+	switch ip := net.ParseIP(host); {
+	case host == "":
+		if !portOK {
+			port = "9467"
+		}
+		return fmt.Sprintf("the host must not be empty, which would listen on every interface: write listen = %q",
+			net.JoinHostPort("127.0.0.1", port))
+	case !strings.EqualFold(host, "localhost") && (ip == nil || !ip.IsLoopback()):
+		return "must be a loopback address such as 127.0.0.1:9467: " +
+			"the status and metrics endpoints are not meant for the network, got " + quote(s)
+	case !portOK:
+		return "the port must be a number 1..65535, got " + quote(port)
 	}
 	return ""
 }
