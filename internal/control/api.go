@@ -1,0 +1,91 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Status is the daemon's answer to GET /status.
+type Status struct {
+	Version string    `json:"version"`
+	PID     int       `json:"pid"`
+	Started time.Time `json:"started"`
+	Config  string    `json:"config"` // the configuration file
+	State   string    `json:"state"`  // the state store; Find matches on it
+	Summary string    `json:"summary"`
+
+	LastReload    time.Time `json:"last_reload,omitzero"`
+	ReloadError   string    `json:"reload_error,omitempty"` // "" when the last reload worked
+	ReloadErrorAt time.Time `json:"reload_error_at,omitzero"`
+
+	Accounts []AccountStatus `json:"accounts"`
+}
+
+// AccountStatus is one account in Status. Zero times (never happened) are
+// left out of the JSON.
+type AccountStatus struct {
+	Name     string `json:"name"`
+	Server   string `json:"server"`
+	Schedule string `json:"schedule"`
+	State    string `json:"state"` // "idle", "polling", "backing off", "paused"
+
+	LastPollStart time.Time `json:"last_poll_start,omitzero"`
+	LastPollEnd   time.Time `json:"last_poll_end,omitzero"`
+	LastResult    string    `json:"last_result"` // "ok", "partial", "error", "" before the first poll
+	LastError     string    `json:"last_error,omitempty"`
+	LastSuccess   time.Time `json:"last_success,omitzero"`
+	NextPoll      time.Time `json:"next_poll,omitzero"`
+
+	ConsecutiveFailures int    `json:"consecutive_failures"`
+	PausedReason        string `json:"paused_reason,omitempty"`
+	Delivered           int    `json:"delivered"`      // since the daemon started
+	LastDelivered       int    `json:"last_delivered"` // in the last poll
+}
+
+// Values of PollRequest.Sync.
+const (
+	SyncMarkSeen    = "mark-seen"
+	SyncInitialSync = "initial-sync"
+)
+
+// PollRequest is the body of POST /poll.
+type PollRequest struct {
+	Accounts []string `json:"accounts,omitempty"` // empty: all
+	Sync     string   `json:"sync,omitempty"`     // "", SyncMarkSeen or SyncInitialSync
+	Retry    bool     `json:"retry,omitempty"`    // release held messages first
+	Wait     bool     `json:"wait,omitempty"`     // answer when the polls have ended
+}
+
+// PollResult is the outcome of one account's poll.
+type PollResult struct {
+	Account  string `json:"account"`
+	Line     string `json:"line"` // one human line, as `fetchd once` prints
+	OK       bool   `json:"ok"`
+	Released int    `json:"released"` // held messages released by Retry
+}
+
+// PollResponse is the answer to POST /poll.
+type PollResponse struct {
+	Results []PollResult `json:"results"`
+}
+
+// ResumeRequest is the body of POST /resume.
+type ResumeRequest struct {
+	Account string `json:"account"`
+}
+
+// ErrUnknownAccount is what a Backend wraps when a request names an account
+// the configuration does not have; the handler answers 404.
+var ErrUnknownAccount = errors.New("no such account")
+
+// Backend is the daemon as the control API sees it.
+type Backend interface {
+	Status() Status
+	// Poll starts polls of the requested accounts. With req.Wait false it
+	// returns at once with no results; with Wait true it returns when the
+	// polls have ended, or when ctx is done.
+	Poll(ctx context.Context, req PollRequest) (PollResponse, error)
+	// Resume lifts a pause (after an authentication failure or a guard).
+	Resume(ctx context.Context, account string) error
+}
