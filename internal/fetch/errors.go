@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"syscall"
 
 	"fetchd/internal/pop3"
@@ -19,6 +20,56 @@ type configError struct{ error }
 
 func (e configError) Unwrap() error { return e.error }
 
+// ErrDrained ends a poll that stopped early because Poller.Drain was
+// closed: what was delivered is recorded and its deletions committed; the
+// rest waits for the next poll.
+var ErrDrained = errors.New("poll stopped after the message in flight: fetchd is shutting down")
+
+// GuardError is a poll the lost-state or mass-UIDL-change guard stopped
+// before it fetched anything. Retrying unchanged trips it again; the user
+// must choose (--mark-seen or --initial-sync).
+type GuardError struct{ error }
+
+func (e *GuardError) Unwrap() error { return e.error }
+
+// Failure is what kind of failure ended a poll, for the scheduler's backoff.
+type Failure int
+
+const (
+	FailureNone       Failure = iota // the poll reached QUIT
+	FailureAuth                      // the server rejected the credentials
+	FailureInUse                     // [IN-USE]: another client holds the mailbox
+	FailureLoginDelay                // [LOGIN-DELAY]: the server wants fewer logins
+	FailureTemporary                 // worth retrying unchanged later
+	FailurePermanent                 // retrying unchanged fails again
+	FailureDrained                   // stopped for shutdown; not a failure of the account
+)
+
+// Classify says what kind of failure a poll error is.
+func Classify(err error) Failure {
+	if err == nil {
+		return FailureNone
+	}
+	if errors.Is(err, ErrDrained) {
+		return FailureDrained
+	}
+	var perr *pop3.Error
+	if errors.As(err, &perr) {
+		switch {
+		case perr.Code == "IN-USE" || strings.HasPrefix(perr.Code, "IN-USE/"):
+			return FailureInUse
+		case perr.Code == "LOGIN-DELAY" || strings.HasPrefix(perr.Code, "LOGIN-DELAY/"):
+			return FailureLoginDelay
+		case perr.IsAuth():
+			return FailureAuth
+		}
+	}
+	if IsTemporary(err) {
+		return FailureTemporary
+	}
+	return FailurePermanent
+}
+
 // IsTemporary reports whether a poll error is worth retrying unchanged:
 // network trouble and server-side temporary conditions are; rejected
 // credentials, refused TLS and configuration problems are not.
@@ -27,7 +78,8 @@ func IsTemporary(err error) bool {
 		return false
 	}
 	var ce configError
-	if errors.As(err, &ce) {
+	var ge *GuardError
+	if errors.As(err, &ce) || errors.As(err, &ge) {
 		return false
 	}
 	return pop3.IsTemporary(err)

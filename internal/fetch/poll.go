@@ -67,6 +67,9 @@ type Result struct {
 	Bytes           int64 // message bytes received
 	Start           time.Time
 	Duration        time.Duration
+	// LoginDelay is the server's LOGIN-DELAY capability (RFC 2449 §6.5)
+	// as it stood after login: the least time it allows between logins.
+	LoginDelay time.Duration
 	// Err says why the poll stopped before a clean QUIT; nil when it reached one.
 	Err error
 }
@@ -79,6 +82,23 @@ type Poller struct {
 	Store *state.Store
 	Log   zerolog.Logger
 	Now   func() time.Time // nil: time.Now
+	// Drain, once closed, ends each poll after the message in flight has
+	// been delivered and recorded: the session QUITs (committing its
+	// deletions) and the poll returns ErrDrained. A daemon closes it on
+	// SIGTERM and cancels the context only if draining takes too long.
+	Drain <-chan struct{}
+}
+
+func (p *Poller) draining() bool {
+	if p.Drain == nil {
+		return false
+	}
+	select {
+	case <-p.Drain:
+		return true
+	default:
+		return false
+	}
 }
 
 // quitTimeout bounds the QUIT at the end of a poll that was cancelled: the

@@ -44,6 +44,7 @@ func (s *session) run(ctx context.Context, password string) error {
 		s.client.Close()
 		return err
 	}
+	s.res.LoginDelay = s.client.Capabilities().LoginDelay()
 	msgs, err := s.listing(ctx)
 	if err == nil {
 		err = s.loadState(msgs)
@@ -67,6 +68,10 @@ func (s *session) run(ctx context.Context, password string) error {
 	for _, m := range msgs {
 		if ctx.Err() != nil {
 			endErr = fmt.Errorf("poll interrupted: %w", context.Cause(ctx))
+			break
+		}
+		if s.poller.draining() {
+			endErr = ErrDrained
 			break
 		}
 		if err := s.handle(ctx, m, dup[m.UID]); err != nil {

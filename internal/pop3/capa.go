@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Capabilities are the RFC 2449 CAPA lines: upper-cased name → arguments.
@@ -46,6 +47,28 @@ func (c Capabilities) expire() (days int, never, perUser, ok bool) {
 		return 0, false, false, false
 	}
 	return int(n), false, perUser, true
+}
+
+// maxLoginDelay bounds what LOGIN-DELAY may ask for: a server announcing a
+// week would otherwise silence an account for that long.
+const maxLoginDelay = 24 * time.Hour
+
+// LoginDelay returns the RFC 2449 §6.5 LOGIN-DELAY: the least time the
+// server allows between logins, at most a day; 0 when none was announced or
+// the value does not parse. A trailing USER is accepted.
+func (c Capabilities) LoginDelay() time.Duration {
+	args := c["LOGIN-DELAY"]
+	if len(args) == 0 || len(args) > 2 || (len(args) == 2 && !c.userTag("LOGIN-DELAY")) {
+		return 0
+	}
+	n, err := parseNumber(args[0])
+	if err != nil {
+		return 0
+	}
+	if n > int64(maxLoginDelay/time.Second) {
+		return maxLoginDelay
+	}
+	return time.Duration(n) * time.Second
 }
 
 // userTag reports whether the capability's last argument is USER: RFC 2449

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"fetchd/internal/crashpoint"
 )
@@ -163,5 +164,29 @@ func TestQuit_CrashPointAfterQuitSent(t *testing.T) {
 	}
 	if got := srv.received(); len(got) == 0 || got[len(got)-1] != "QUIT" {
 		t.Errorf("server received %q, want QUIT last", got)
+	}
+}
+
+func TestCapabilities_LoginDelay(t *testing.T) {
+	tests := []struct {
+		args []string
+		want time.Duration
+	}{
+		{nil, 0},
+		{[]string{"900"}, 900 * time.Second},
+		{[]string{"60", "USER"}, time.Minute},
+		{[]string{"60", "EXTRA"}, 0},
+		{[]string{"-5"}, 0},
+		{[]string{"x"}, 0},
+		{[]string{"99999999"}, maxLoginDelay},
+	}
+	for _, tt := range tests {
+		c := Capabilities{}
+		if tt.args != nil {
+			c["LOGIN-DELAY"] = tt.args
+		}
+		if got := c.LoginDelay(); got != tt.want {
+			t.Errorf("LoginDelay(%q) = %v, want %v", tt.args, got, tt.want)
+		}
 	}
 }
