@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"fetchd/internal/config"
+	"fetchd/internal/control"
 	"fetchd/internal/fetch"
 	"fetchd/internal/state"
 )
@@ -24,6 +25,7 @@ const stateOpenTimeout = 2 * time.Second
 // pollOptions are what `once` and `retry` add to the shared flags.
 type pollOptions struct {
 	markSeen, initialSync bool
+	retry                 bool // release held messages first (`fetchd retry`)
 	// before runs on the store for the selected accounts before they poll.
 	before func(*state.Store, []*config.Account) error
 }
@@ -63,6 +65,14 @@ func runPoll(ctx context.Context, name string, args []string, stdout, stderr io.
 	if err != nil {
 		fmt.Fprintf(stderr, "fetchd %s: %v\n", name, err)
 		return exitUsage
+	}
+	client, err := findDaemon(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "fetchd %s: %v\n", name, err)
+		return exitFailed
+	}
+	if client != nil {
+		return pollThroughDaemon(ctx, client, name, fs.Args(), opts, stdout, stderr)
 	}
 	log := newLogger(cfg, stderr)
 
@@ -119,6 +129,39 @@ func runPoll(ctx context.Context, name string, args []string, stdout, stderr io.
 	for i := range results {
 		fmt.Fprintln(stdout, summary(&results[i]))
 		if !results[i].OK() {
+			code = exitFailed
+		}
+	}
+	return code
+}
+
+// pollThroughDaemon asks the daemon that holds the store to poll now and
+// prints what it answers, as a poll of our own would.
+func pollThroughDaemon(ctx context.Context, client *control.Client, name string, accounts []string,
+	opts *pollOptions, stdout, stderr io.Writer) int {
+	req := control.PollRequest{Accounts: accounts, Retry: opts.retry, Wait: true}
+	switch {
+	case opts.markSeen:
+		req.Sync = "mark-seen"
+	case opts.initialSync:
+		req.Sync = "initial-sync"
+	}
+	fmt.Fprintf(stderr, "fetchd %s: the daemon holds the state store; it polls (socket %s)\n", name, client.Socket())
+	resp, err := client.Poll(ctx, req)
+	if err != nil {
+		fmt.Fprintf(stderr, "fetchd %s: %v\n", name, err)
+		if errors.Is(err, control.ErrUnknownAccount) {
+			return exitUsage
+		}
+		return exitFailed
+	}
+	code := exitOK
+	for _, r := range resp.Results {
+		if opts.retry {
+			fmt.Fprintf(stdout, "%s: %d held message(s) released for retry\n", r.Account, r.Released)
+		}
+		fmt.Fprintln(stdout, r.Line)
+		if !r.OK {
 			code = exitFailed
 		}
 	}

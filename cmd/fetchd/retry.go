@@ -12,7 +12,7 @@ import (
 // runRetry lifts the hold on messages that failed permanently (after the
 // user fixed the cause) and polls the accounts at once.
 func runRetry(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	opts := &pollOptions{before: func(store *state.Store, accounts []*config.Account) error {
+	opts := &pollOptions{retry: true, before: func(store *state.Store, accounts []*config.Account) error {
 		for _, a := range accounts {
 			n, err := store.ResetFailed(accountKey(a))
 			if err != nil {

@@ -18,14 +18,20 @@ const (
 const usage = `fetchd retrieves mail from POP3 accounts and delivers it durably.
 
 Usage:
+  fetchd run [-c FILE]                 run as a daemon: poll every account on its schedule
   fetchd once [-c FILE] [ACCOUNT...]   poll each account (or those named) once
   fetchd retry [-c FILE] [ACCOUNT...]  retry messages held after a permanent failure, then poll
   fetchd check [-c FILE]               validate the configuration and list the accounts
+  fetchd status [-c FILE] [--json]     each account's last poll, result, next poll and error
+  fetchd resume [-c FILE] ACCOUNT...   lift the pause of an account whose login kept failing
   fetchd --version                     print the version
 
 The configuration defaults to $XDG_CONFIG_HOME/fetchd/config.toml, then
 /etc/fetchd/config.toml. Exit status: 0 ok, 1 an account failed, 2 bad
 configuration or usage, 3 the state store cannot be opened.
+
+When a daemon runs on the same state store, once, retry, status and resume
+go through it (bbolt lets one process open the store).
 `
 
 // version is set at build time with -ldflags "-X main.version=…"; otherwise
@@ -49,6 +55,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	switch args[0] {
+	case "run":
+		return runDaemon(ctx, args[1:], stdout, stderr)
+	case "status":
+		return runStatus(ctx, args[1:], stdout, stderr)
+	case "resume":
+		return runResume(ctx, args[1:], stdout, stderr)
 	case "once":
 		return runOnce(ctx, args[1:], stdout, stderr)
 	case "retry":

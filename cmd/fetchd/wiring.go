@@ -14,6 +14,7 @@ import (
 	"fetchd/internal/config"
 	"fetchd/internal/deliver"
 	"fetchd/internal/fetch"
+	"fetchd/internal/logging"
 	"fetchd/internal/pop3"
 	"fetchd/internal/state"
 )
@@ -202,25 +203,8 @@ func authMethod(s string) pop3.AuthMethod {
 	}
 }
 
-// newLogger builds the logger the configuration asks for. "auto" is the
-// console format, coloured only on a terminal.
+// newLogger builds the logger the configuration asks for; see
+// logging.New for what "auto" means.
 func newLogger(cfg *config.Config, stderr io.Writer) zerolog.Logger {
-	level, err := zerolog.ParseLevel(cfg.LogLevel)
-	if err != nil || cfg.LogLevel == "" {
-		level = zerolog.InfoLevel
-	}
-	var w io.Writer = stderr
-	if cfg.LogFormat != "json" {
-		w = zerolog.ConsoleWriter{Out: stderr, NoColor: !isTerminal(stderr), TimeFormat: time.DateTime}
-	}
-	return zerolog.New(w).Level(level).With().Timestamp().Logger()
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return logging.New(cfg.LogLevel, cfg.LogFormat, stderr, os.Getenv)
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -75,7 +76,7 @@ func parse(path string, data []byte) (*Config, []*Problem, bool) {
 	var raw map[string]any
 	md, err := toml.Decode(string(data), &raw)
 	if err != nil {
-		return nil, []*Problem{syntaxProblem(path, err)}, false
+		return nil, []*Problem{syntaxProblem(path, data, err)}, false
 	}
 	d := &decoder{file: path, pos: locate(data), order: map[string]int{}}
 	for i, k := range md.Keys() {
@@ -109,7 +110,7 @@ func parse(path string, data []byte) (*Config, []*Problem, bool) {
 	return cfg, d.problems, holdsPassword(raw)
 }
 
-func syntaxProblem(path string, err error) *Problem {
+func syntaxProblem(path string, data []byte, err error) *Problem {
 	var pe toml.ParseError
 	if errors.As(err, &pe) {
 		// The lexer reports the end of input as a NUL character.
@@ -117,7 +118,14 @@ func syntaxProblem(path string, err error) *Problem {
 		if len(msg) > 200 {
 			msg = msg[:200] + "…"
 		}
-		return &Problem{File: path, Line: pe.Position.Line, Msg: "syntax error: " + msg}
+		line := pe.Position.Line
+		if start := pe.Position.Start; start >= 0 && start <= len(data) {
+			// Position.Line counts a newline the lexer stumbled on, which
+			// puts "[[account]" + newline on the line after it; the
+			// byte offset does not.
+			line = 1 + bytes.Count(data[:start], []byte("\n"))
+		}
+		return &Problem{File: path, Line: line, Msg: "syntax error: " + msg}
 	}
 	return &Problem{File: path, Msg: "syntax error: " + err.Error()}
 }

@@ -115,7 +115,9 @@ func TestParse_SyntaxError(t *testing.T) {
 		data, want string
 	}{
 		{"log_level = \"info\"\n\nstate = = 2\n", "config.toml:3: syntax error: "},
-		{"[[account]\n", "config.toml:2: syntax error: "},
+		{"[[account]\n", "config.toml:1: syntax error: "},
+		{"state = \"/x\"\n\n[[account]\nname = \"b\"\n", "config.toml:3: syntax error: "},
+		{"[[account]]\nport = \nname = \"b\"\n", "config.toml:2: syntax error: "},
 		{"[[account]]\nname = \"a\"\nname = \"b\"\n", "config.toml:3: syntax error: "},
 		{"a = \"unterminated\n", "config.toml:1: syntax error: "},
 	}

@@ -31,9 +31,10 @@ func (ss *session) handleAuth(verb, arg string) error {
 			return ss.reply("-ERR USER first")
 		}
 		// RFC 1939 §7: PASS has one argument, which may contain spaces.
-		ok := ss.user == ss.srv.cfg.user && arg == ss.srv.cfg.password
+		user := ss.user
+		ok := ss.srv.knownUser(user) && arg == ss.srv.currentPassword()
 		ss.user = ""
-		return ss.login(ok)
+		return ss.login(user, ok)
 	case "APOP":
 		if !ss.srv.cfg.apop || ss.timestamp == "" {
 			return ss.reply("-ERR APOP not supported")
@@ -45,11 +46,11 @@ func (ss *session) handleAuth(verb, arg string) error {
 		if len(args) != 2 {
 			return ss.reply("-ERR usage: APOP name digest")
 		}
-		sum := md5.Sum([]byte(ss.timestamp + ss.srv.cfg.password))
+		sum := md5.Sum([]byte(ss.timestamp + ss.srv.currentPassword()))
 		want := hex.EncodeToString(sum[:])
-		ok := args[0] == ss.srv.cfg.user &&
+		ok := ss.srv.knownUser(args[0]) &&
 			subtle.ConstantTimeCompare([]byte(strings.ToLower(args[1])), []byte(want)) == 1
-		return ss.login(ok)
+		return ss.login(args[0], ok)
 	case "STAT", "LIST", "UIDL", "RETR", "TOP", "DELE", "RSET", "NOOP":
 		return ss.reply("-ERR not in TRANSACTION state: log in first")
 	}
@@ -63,11 +64,16 @@ func (ss *session) needTLS() bool {
 	return ss.srv.cfg.requireTLSForLogin && !ss.tls
 }
 
-// login finishes PASS or APOP: check credentials, faults, then the lock.
-func (ss *session) login(credentialsOK bool) error {
-	switch {
-	case !credentialsOK:
+// login finishes PASS or APOP for user: check credentials, pause, faults,
+// then the lock.
+func (ss *session) login(user string, credentialsOK bool) error {
+	if !credentialsOK {
 		return ss.reply("-ERR [AUTH] invalid credentials")
+	}
+	if !ss.loginPause() {
+		return errEnd
+	}
+	switch {
 	case ss.f.InUse:
 		return ss.reply("-ERR [IN-USE] mailbox locked")
 	case ss.f.LoginDelay:
@@ -75,12 +81,13 @@ func (ss *session) login(credentialsOK bool) error {
 	}
 	s := ss.srv
 	s.mu.Lock()
-	if s.lockHolder != 0 {
+	if !s.lockLocked(ss.id, user) {
 		s.mu.Unlock()
 		// RFC 2449 §8.1.1: IN-USE.
 		return ss.reply("-ERR [IN-USE] mailbox locked by another session")
 	}
-	s.lockHolder = ss.id
+	ss.loggedIn = user
+	s.logins[user]++
 	// RFC 1939 §4: the maildrop is numbered when the session enters TRANSACTION.
 	ss.msgs = slices.Clone(s.mailbox)
 	s.mu.Unlock()

@@ -6,12 +6,18 @@
 // deletions committed only by QUIT), RFC 2449 (CAPA, response codes,
 // PIPELINING), RFC 3206 (the AUTH and SYS response codes) and RFC 2595 (STLS),
 // and also serves implicit TLS. Only one session at a time holds the mailbox
-// lock, as real servers do. A Faults value scripts misbehaviour: dropped
-// connections, stalls, truncated bodies, raw replies, STLS stripping and
-// response injection.
+// lock, as real servers do (with AnyUser, one per user name). A Faults value
+// scripts misbehaviour: dropped connections, stalls, truncated bodies, raw
+// replies, STLS stripping and response injection.
+//
+// For tests of a daemon polling many accounts at once, a server can listen on
+// another loopback address (Host), accept any user name (AnyUser), answer
+// logins slowly (LoginPause), send bodies slowly (BodyRate), and count
+// sessions and logins (ActiveSessions, PeakSessions, Logins).
 //
 // Set the Server's fields between NewServer and Start; after Start use
-// SetFaults and AddMessages, which are safe for concurrent use:
+// SetFaults, SetPassword, SetBodyRate and AddMessages, which are safe for
+// concurrent use:
 //
 //	srv := pop3test.NewServer(t)
 //	srv.Messages = []pop3test.Message{{Body: []byte("Subject: hi\r\n\r\nhello\r\n")}}
@@ -73,18 +79,41 @@ type Server struct {
 	User, Password     string    // credentials; default "user", "pass"
 	Messages           []Message // initial mailbox
 	Mode               Mode
-	OfferSTLS          bool     // CAPA lists STLS and STLS works (Plain mode only)
-	NoCAPA             bool     // CAPA → -ERR
-	NoUIDL             bool     // UIDL → -ERR, and not in CAPA
-	APOP               bool     // greeting carries a <timestamp>; APOP accepted
-	Pipelining         bool     // CAPA lists PIPELINING
-	RequireTLSForLogin bool     // USER/PASS/APOP → -ERR [AUTH] without TLS; CAPA omits USER
-	CertHosts          []string // SANs of the certificate; default {"localhost", "127.0.0.1"}
-	Faults             Faults   // installed by Start; later use SetFaults
+	OfferSTLS          bool // CAPA lists STLS and STLS works (Plain mode only)
+	NoCAPA             bool // CAPA → -ERR
+	NoUIDL             bool // UIDL → -ERR, and not in CAPA
+	APOP               bool // greeting carries a <timestamp>; APOP accepted
+	Pipelining         bool // CAPA lists PIPELINING
+	RequireTLSForLogin bool // USER/PASS/APOP → -ERR [AUTH] without TLS; CAPA omits USER
+	// CertHosts are the SANs of the certificate; default {"localhost",
+	// "127.0.0.1"}, plus Host if Host is set and CertHosts left at the default.
+	CertHosts []string
+	Faults    Faults // installed by Start; later use SetFaults
 
-	tb  testing.TB
-	cfg settings // snapshot taken by Start, read-only afterwards
-	wg  sync.WaitGroup
+	// Host is the IP address to listen on; "" means 127.0.0.1. Other
+	// loopback addresses (127.0.0.2, ...) let a test run several servers
+	// that a client tells apart by host.
+	Host string
+	// AnyUser accepts any user name with Password. Every user sees the same
+	// mailbox, but the mailbox lock is per user name: sessions of different
+	// users run side by side, and only a second session of the same user
+	// gets IN-USE. DELE still works: QUIT removes the messages from the
+	// shared mailbox.
+	AnyUser bool
+	// LoginPause delays the answer to a correct PASS or APOP, so that
+	// sessions overlap. Close, or the client hanging up, ends the pause and
+	// the session.
+	LoginPause time.Duration
+	// BodyRate, if > 0, paces RETR bodies (terminator included, status line
+	// not) to about this many bytes per second, in writes of at most 32 KiB.
+	// The body faults apply to the paced body as to any other. After Start
+	// use SetBodyRate.
+	BodyRate int64
+
+	tb   testing.TB
+	cfg  settings // snapshot taken by Start, read-only afterwards
+	wg   sync.WaitGroup
+	done chan struct{} // closed by Close: ends pauses
 
 	mu         sync.Mutex
 	cert       *serverCert
@@ -99,16 +128,23 @@ type Server struct {
 	commands   []string
 	sessions   int
 	retrieved  map[string]int
-	lockHolder int // session id holding the mailbox lock; 0 = none
+	lockHolder int            // session id holding the mailbox lock; 0 = none
+	userLocks  map[string]int // with AnyUser: user name → session id holding its lock
+	password   string         // Password as of Start or the last SetPassword
+	bodyRate   int64          // BodyRate as of Start or the last SetBodyRate
+	peak       int            // highest len(conns) since Start
+	logins     map[string]int // successful logins per user name
 }
 
 // settings is the configuration a session reads, copied at Start so that
 // sessions never read fields a test may still be writing.
 type settings struct {
-	user, password                  string
+	user                            string // the password is read under mu
 	mode                            Mode
 	offerSTLS, noCAPA, noUIDL, apop bool
 	pipelining, requireTLSForLogin  bool
+	anyUser                         bool
+	loginPause                      time.Duration
 }
 
 // message is a mailbox entry; sessions refer to it by pointer.
@@ -124,17 +160,22 @@ func NewServer(tb testing.TB) *Server {
 	s := &Server{
 		User:      "user",
 		Password:  "pass",
-		CertHosts: []string{"localhost", "127.0.0.1"},
+		CertHosts: slices.Clone(defaultCertHosts),
 		tb:        tb,
+		done:      make(chan struct{}),
 		conns:     make(map[net.Conn]struct{}),
 		retrieved: make(map[string]int),
+		userLocks: make(map[string]int),
+		logins:    make(map[string]int),
 	}
 	tb.Cleanup(s.Close)
 	return s
 }
 
-// Start listens on 127.0.0.1:0 and serves, returning "127.0.0.1:port".
-// Calling it again returns the same address.
+var defaultCertHosts = []string{"localhost", "127.0.0.1"}
+
+// Start listens on Host port 0 (Host "" is 127.0.0.1) and serves, returning
+// "host:port". Calling it again returns the same address.
 func (s *Server) Start() string {
 	s.tb.Helper()
 	s.mu.Lock()
@@ -148,15 +189,21 @@ func (s *Server) Start() string {
 	if err := s.ensureCertLocked(); err != nil {
 		s.tb.Fatalf("pop3test: %v", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	host := s.Host
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		s.tb.Fatalf("pop3test: listen: %v", err)
 	}
 	s.cfg = settings{
-		user: s.User, password: s.Password, mode: s.Mode,
+		user: s.User, mode: s.Mode,
 		offerSTLS: s.OfferSTLS, noCAPA: s.NoCAPA, noUIDL: s.NoUIDL, apop: s.APOP,
 		pipelining: s.Pipelining, requireTLSForLogin: s.RequireTLSForLogin,
+		anyUser: s.AnyUser, loginPause: s.LoginPause,
 	}
+	s.password, s.bodyRate = s.Password, s.BodyRate
 	s.appendLocked(s.Messages)
 	s.faults, s.faultsFrom = s.Faults.clone(), 0
 	s.ln, s.addr = ln, ln.Addr().String()
@@ -172,10 +219,14 @@ func (s *Server) Addr() string {
 	return s.addr
 }
 
-// Close stops the listener, closes every session (ending stalls, rolling
-// back uncommitted deletions) and waits for all goroutines. It is idempotent.
+// Close stops the listener, closes every session (ending stalls and pauses,
+// rolling back uncommitted deletions) and waits for all goroutines. It is
+// idempotent.
 func (s *Server) Close() {
 	s.mu.Lock()
+	if !s.closed {
+		close(s.done)
+	}
 	s.closed = true
 	if s.ln != nil {
 		s.ln.Close()
@@ -194,7 +245,7 @@ func (s *Server) ClientTLSConfig() *tls.Config {
 }
 
 // CertPool returns a pool holding the server's self-signed certificate,
-// generating it (from CertHosts) if Start has not yet done so.
+// generating it (from CertHosts and Host) if Start has not yet done so.
 func (s *Server) CertPool() *x509.CertPool {
 	s.tb.Helper()
 	s.mu.Lock()
@@ -209,7 +260,11 @@ func (s *Server) ensureCertLocked() error {
 	if s.cert != nil {
 		return nil
 	}
-	c, err := newServerCert(s.CertHosts)
+	hosts := s.CertHosts
+	if s.Host != "" && slices.Equal(hosts, defaultCertHosts) && !slices.Contains(hosts, s.Host) {
+		hosts = append(slices.Clone(hosts), s.Host)
+	}
+	c, err := newServerCert(hosts)
 	if err != nil {
 		return fmt.Errorf("tls certificate: %w", err)
 	}
@@ -318,6 +373,7 @@ func (s *Server) acceptLoop(ln net.Listener) {
 			f = s.faults
 		}
 		s.conns[c] = struct{}{}
+		s.peak = max(s.peak, len(s.conns))
 		s.wg.Add(1)
 		s.mu.Unlock()
 		go s.serve(c, id, f)

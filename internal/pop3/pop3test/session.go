@@ -40,6 +40,7 @@ type session struct {
 
 	timestamp string // APOP timestamp from the greeting, "<...>", or ""
 	user      string // name given by a USER the server accepted
+	loggedIn  string // user name of the successful login, holding its lock
 
 	msgs    []*message // snapshot taken at login; numbering is index+1
 	deleted []bool
@@ -56,9 +57,7 @@ func (s *Server) serve(c net.Conn, id int, f Faults) {
 	c.Close()
 	s.mu.Lock()
 	delete(s.conns, c)
-	if s.lockHolder == id {
-		s.lockHolder = 0
-	}
+	s.unlockLocked(id, ss.loggedIn)
 	s.mu.Unlock()
 }
 
@@ -163,6 +162,15 @@ func (ss *session) readLine() (string, error) {
 func (ss *session) send(b string) error {
 	ss.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 	if _, err := ss.w.WriteString(b); err != nil {
+		return err
+	}
+	return ss.w.Flush()
+}
+
+// write is send for a byte slice.
+func (ss *session) write(b []byte) error {
+	ss.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if _, err := ss.w.Write(b); err != nil {
 		return err
 	}
 	return ss.w.Flush()

@@ -126,7 +126,7 @@ func (ss *session) retr(num int) error {
 			limit = stallAt
 		}
 		limit = min(limit, int64(len(wire)))
-		if err := ss.send(string(wire[:limit])); err != nil {
+		if err := ss.sendBody(wire[:limit], nil); err != nil {
 			return err
 		}
 		if stall {
@@ -134,14 +134,23 @@ func (ss *session) retr(num int) error {
 		}
 		return errEnd
 	}
-	if err := ss.send(string(wire) + ".\r\n"); err != nil {
-		return err
-	}
+	// Count before the write that ends the body, so that a client which has
+	// read the terminator sees the count; a failed write takes it back.
 	s := ss.srv
-	s.mu.Lock()
-	s.retrieved[m.uid]++
-	s.mu.Unlock()
-	return nil
+	count := func(d int) {
+		s.mu.Lock()
+		s.retrieved[m.uid] += d
+		if s.retrieved[m.uid] == 0 {
+			delete(s.retrieved, m.uid)
+		}
+		s.mu.Unlock()
+	}
+	counted := false
+	err := ss.sendBody(append(wire, ".\r\n"...), func() { count(1); counted = true })
+	if err != nil && counted {
+		count(-1)
+	}
+	return err
 }
 
 // parseNumber parses a decimal number of at most 9 digits, no sign, that is
