@@ -46,6 +46,10 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 [[ -x /usr/sbin/postfix ]] || missing+=(postfix)
 [[ -x /usr/bin/procmail ]] || missing+=(procmail)
 [[ -x /usr/bin/maildrop ]] || missing+=(maildrop)
+# The daemon tests check the unit files with systemd-analyze and read
+# /metrics with curl --unix-socket.
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 # The race detector needs cgo, so a C compiler.
 command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 if [[ ${#missing[@]} -gt 0 ]]; then
