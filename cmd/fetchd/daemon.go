@@ -77,7 +77,9 @@ func runDaemon(ctx context.Context, args []string, _, stderr io.Writer) int {
 		metrics: metrics.New(versionString()), notifier: notify.New(cfg.NotifyCommand, log)}
 	h.sched = schedule.New(schedule.Options{
 		Config: cfg, Poll: h.poll, Log: log, Observer: h.metrics, Notify: h.notify,
+		Pauses: pauseStore{store},
 	})
+	h.metrics.ConfigReload(true, h.started)
 
 	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopServing()
@@ -124,14 +126,19 @@ func runDaemon(ctx context.Context, args []string, _, stderr io.Writer) int {
 
 	log.Info().Str("config", cfg.Path).Str("state", cfg.State).Str("socket", socket).
 		Str("version", versionString()).Msg("fetchd daemon started")
-	sdnotify(log, sddaemon.SdNotifyReady+"\nSTATUS="+h.sched.Status().Summary)
+	if ctx.Err() == nil {
+		sdnotify(log, sddaemon.SdNotifyReady+"\nSTATUS="+h.sched.Status().Summary)
+	}
+	stoppingSent := make(chan struct{})
 	go func() {
+		defer close(stoppingSent)
 		<-ctx.Done()
 		log.Info().Str("why", fmt.Sprint(context.Cause(ctx))).Msg("stopping: polls finish the message in flight, then QUIT")
 		sdnotify(log, sddaemon.SdNotifyStopping+"\nSTATUS=stopping: finishing the messages in flight")
 	}()
 
 	h.sched.Run(ctx)
+	<-stoppingSent
 
 	nctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	h.currentNotifier().Close(nctx)
@@ -236,6 +243,10 @@ func (h *host) reload(path string) {
 	if next.State != cfg.State {
 		log.Warn().Str("state", cfg.State).Str("new_state", next.State).Msg("a new state path takes effect at restart; the daemon keeps using the open store")
 		next.State = cfg.State
+	}
+	if next.Listen != cfg.Listen {
+		log.Warn().Str("listen", cfg.Listen).Str("new_listen", next.Listen).Msg("a new listen address takes effect at restart")
+		next.Listen = cfg.Listen
 	}
 	newLog := logging.New(next.LogLevel, next.LogFormat, h.stderr, os.Getenv)
 	h.mu.Lock()
@@ -395,4 +406,15 @@ func (h *host) Resume(_ context.Context, account string) error {
 		return fmt.Errorf("%w: %v", control.ErrUnknownAccount, err)
 	}
 	return err
+}
+
+// pauseStore keeps the scheduler's pauses in the state store, by mailbox.
+type pauseStore struct{ store *state.Store }
+
+func (p pauseStore) LoadPause(a *config.Account) (*state.Pause, error) {
+	return p.store.Pause(accountKey(a))
+}
+
+func (p pauseStore) SavePause(a *config.Account, pause *state.Pause) error {
+	return p.store.SetPause(accountKey(a), pause)
 }

@@ -27,11 +27,15 @@ func main() {
 		// First signal: let each message in flight finish delivery and
 		// recording, then QUIT.
 		cancel(fmt.Errorf("received %s", sig))
-		<-sigs
+		sig = <-sigs
 		// Second signal: exit at once. Connections drop without QUIT, so
 		// the servers roll back; nothing recorded is lost.
 		fmt.Fprintln(os.Stderr, "fetchd: second signal, exiting at once")
-		os.Exit(130)
+		code := 130
+		if s, ok := sig.(syscall.Signal); ok {
+			code = 128 + int(s)
+		}
+		os.Exit(code)
 	}()
 	plan, err := crashpoint.FromEnv()
 	if err != nil {

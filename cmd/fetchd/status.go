@@ -166,6 +166,7 @@ func statusFromStore(cfg *config.Config, names []string, asJSON bool, stdout, st
 	now := time.Now()
 	type row struct {
 		Account string       `json:"account"`
+		Paused  *state.Pause `json:"paused,omitempty"`
 		Polls   []state.Poll `json:"polls"`
 	}
 	var rows []row
@@ -175,7 +176,14 @@ func statusFromStore(cfg *config.Config, names []string, asJSON bool, stdout, st
 			fmt.Fprintf(stderr, "fetchd status: account %q: %v\n", a.Name, err)
 			return exitFailed
 		}
-		rows = append(rows, row{a.Name, polls})
+		paused, err := store.Pause(accountKey(a))
+		if err != nil {
+			fmt.Fprintf(stderr, "fetchd status: account %q: %v (`fetchd resume %s` clears it)\n", a.Name, err, a.Name)
+		}
+		if paused != nil {
+			paused.Salt, paused.Proof = nil, nil
+		}
+		rows = append(rows, row{Account: a.Name, Paused: paused, Polls: polls})
 	}
 	if asJSON {
 		enc := json.NewEncoder(stdout)
@@ -207,8 +215,13 @@ func statusFromStore(cfg *config.Config, names []string, asJSON bool, stdout, st
 				success = ago(now, p.End) + " ago"
 			}
 		}
+		lastErr := last.Err
+		if r.Paused != nil {
+			result = "PAUSED"
+			lastErr = fmt.Sprintf("paused since %s: %s; `fetchd resume %s` after fixing it", r.Paused.Since.Format(time.DateTime), r.Paused.Reason, r.Account)
+		}
 		fmt.Fprintf(tw, "%s\t%s ago\t%s\t%s\t%d (last %d polls)\t%s\n", r.Account, ago(now, last.End), result,
-			success, delivered, len(r.Polls), oneLine(last.Err, 100))
+			success, delivered, len(r.Polls), oneLine(lastErr, 160))
 	}
 	tw.Flush()
 	return exitOK
@@ -266,8 +279,7 @@ func runResume(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitFailed
 	}
 	if client == nil {
-		fmt.Fprintf(stdout, "no daemon runs on %s: nothing is paused (a pause lasts as long as the daemon)\n", cfg.State)
-		return exitOK
+		return resumeInStore(cfg, fs.Args(), stdout, stderr)
 	}
 	code := exitOK
 	for _, name := range fs.Args() {
@@ -279,4 +291,39 @@ func runResume(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stdout, "%s: resumed; polling now\n", name)
 	}
 	return code
+}
+
+// resumeInStore lifts pauses recorded in the store when no daemon runs.
+func resumeInStore(cfg *config.Config, names []string, stdout, stderr io.Writer) int {
+	accounts, err := selectAccounts(cfg, names)
+	if err != nil {
+		fmt.Fprintf(stderr, "fetchd resume: %v\n", err)
+		return exitUsage
+	}
+	if _, err := os.Stat(cfg.State); errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintf(stdout, "%s does not exist yet: nothing is paused\n", cfg.State)
+		return exitOK
+	}
+	store, err := state.Open(cfg.State, stateOpenTimeout)
+	if err != nil {
+		fmt.Fprintf(stderr, "fetchd resume: %v\n", err)
+		return exitStateLocked
+	}
+	defer store.Close()
+	for _, a := range accounts {
+		p, err := store.Pause(accountKey(a))
+		if err == nil && p != nil {
+			err = store.SetPause(accountKey(a), nil)
+		}
+		switch {
+		case err != nil:
+			fmt.Fprintf(stderr, "fetchd resume: %s: %v\n", a.Name, err)
+			return exitFailed
+		case p == nil:
+			fmt.Fprintf(stdout, "%s: not paused\n", a.Name)
+		default:
+			fmt.Fprintf(stdout, "%s: resumed (paused since %s); the daemon polls it when it starts\n", a.Name, p.Since.Format(time.DateTime))
+		}
+	}
+	return exitOK
 }

@@ -52,14 +52,27 @@ func (d *decoder) accounts(raw any, inh *inherited) []*Account {
 		return nil
 	}
 	var out []*Account
-	names := map[string]int{} // name → index of the account that has it
+	var ids []string                  // how messages name each account
+	names := map[string]int{}         // name → index of the account that has it
+	mailboxes := map[mailboxKey]int{} // → index of the account that polls it
 	for i, t := range tables {
 		id := "#" + strconv.Itoa(i+1)
 		if n, ok := t["name"].(string); ok && n != "" && len(n) <= 64 {
 			id = n
 		}
+		ids = append(ids, id)
 		w := where{account: id, inst: keyAccount + "#" + strconv.Itoa(i), path: keyAccount}
 		a := d.account(w, t, inh)
+		if k, ok := mailboxOf(a); ok {
+			if j, dup := mailboxes[k]; dup {
+				first := out[j]
+				d.add(w, "", fmt.Sprintf("server, port and user are those of %s (%s, %s): "+
+					"two accounts would share one mailbox's records and poll it at once; remove one",
+					accountLabel(ids[j]), first.Addr(), first.User))
+			} else {
+				mailboxes[k] = i
+			}
+		}
 		if a.Name != "" {
 			if j, dup := names[a.Name]; dup {
 				prev := "account #" + strconv.Itoa(j+1)
@@ -74,6 +87,32 @@ func (d *decoder) accounts(raw any, inh *inherited) []*Account {
 		out = append(out, a)
 	}
 	return out
+}
+
+// mailboxKey is an account's identity in the state store (state.AccountKey),
+// normalised as the store normalises it: the server's ASCII letters
+// lower-cased, since DNS names are case-insensitive; the user exact, since
+// POP3 servers may tell "Me" from "me". Two accounts with one key would
+// share one set of delivery records while polling the mailbox at once.
+type mailboxKey struct {
+	server string
+	port   int
+	user   string
+}
+
+// mailboxOf returns a's key, or false when a lacks a usable server, port or
+// user (already reported).
+func mailboxOf(a *Account) (mailboxKey, bool) {
+	if a.Server == "" || a.Port == 0 || a.User == "" {
+		return mailboxKey{}, false
+	}
+	server := []byte(a.Server)
+	for i, c := range server {
+		if 'A' <= c && c <= 'Z' {
+			server[i] = c + 'a' - 'A'
+		}
+	}
+	return mailboxKey{server: string(server), port: a.Port, user: a.User}, true
 }
 
 // account decodes one [[account]] table, merges it with [defaults], fills

@@ -8,7 +8,8 @@
 // with a suggestion when the key looks like a typo of a known one.
 //
 // Secrets are resolved lazily by Account.Secret and Deliver.SMTPSecret, never
-// while loading, and are never part of Describe or String.
+// while loading, and are never part of Describe or String. No problem shows
+// any part of an inline password, not even a syntax error in it (redact.go).
 package config
 
 import (

@@ -40,6 +40,14 @@ func accountTOML(over map[string]string, noDeliver bool) string {
 	return b.String()
 }
 
+// asHome turns an account from accountTOML into a second one that may sit
+// beside it: named "home" and logging in as another user, so the two do not
+// share a mailbox.
+func asHome(account string) string {
+	account = strings.Replace(account, `name = "work"`, `name = "home"`, 1)
+	return strings.Replace(account, `user = "me@example.com"`, `user = "home@example.com"`, 1)
+}
+
 // setHome points $HOME and the XDG variables at a temporary directory so
 // "~" expansion and default paths are predictable.
 func setHome(t *testing.T) string {

@@ -178,7 +178,7 @@ func TestParse_PollingKeysInherited(t *testing.T) {
 	setHome(t)
 	defaults := "[defaults]\nschedule = \"0 7-22 * * 1-5\"\njitter = \"0s\"\nbackoff_max = \"4h\"\npause_after_auth_failures = 5\n"
 	own := accountTOML(map[string]string{"schedule": `"@hourly"`, "jitter": `"1m"`, "pause_after_auth_failures": "2"}, false)
-	data := defaults + accountTOML(nil, false) + strings.Replace(own, `"work"`, `"home"`, 1)
+	data := defaults + accountTOML(nil, false) + asHome(own)
 	cfg := mustParse(t, data)
 	a, b := cfg.Account("work"), cfg.Account("home")
 	if a.Schedule != "0 7-22 * * 1-5" || a.Jitter != 0 || a.BackoffMax != 4*time.Hour || a.PauseAfterAuthFailures != 5 {
@@ -190,7 +190,7 @@ func TestParse_PollingKeysInherited(t *testing.T) {
 
 	// A bad value in [defaults] is reported once, there.
 	data = "[defaults]\nschedule = \"@every 0s\"\njitter = \"-1s\"\nbackoff_max = \"0s\"\npause_after_auth_failures = 0\n" +
-		accountTOML(nil, false) + strings.Replace(accountTOML(nil, false), `"work"`, `"home"`, 1)
+		accountTOML(nil, false) + asHome(accountTOML(nil, false))
 	errs := mustFail(t, data,
 		`config.toml:2: defaults: schedule: bad schedule "@every 0s"`,
 		"config.toml:3: defaults: jitter: must be 0 (none) or more",

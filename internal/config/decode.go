@@ -109,7 +109,14 @@ func decodeTable[T any](d *decoder, w where, fields []field[T], raw map[string]a
 			bad[k] = true
 			continue
 		}
-		v, msg := decodeValue(f.kind, f.enum, raw[k])
+		var v any
+		var msg string
+		if _, ok := raw[k].(string); f.secret && !ok {
+			// mustBe would show the value: `password = 12345678`.
+			msg = secretTypeMsg
+		} else {
+			v, msg = decodeValue(f.kind, f.enum, raw[k])
+		}
 		if msg == "" && f.check != nil {
 			msg = f.check(v)
 		}

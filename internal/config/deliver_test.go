@@ -223,7 +223,7 @@ func TestParse_DefaultsDeliverInsecure(t *testing.T) {
 	data := "[defaults]\n[[defaults.deliver]]\nsmtp = \"mail.example.com:25\"\nsmtp_tls = \"none\"\n" +
 		"smtp_user = \"me\"\nsmtp_password_file = \"/p\"\n" +
 		accountTOML(nil, true) +
-		accountTOML(map[string]string{"name": `"lab"`, "allow_insecure": "true"}, true)
+		accountTOML(map[string]string{"name": `"lab"`, "user": `"lab"`, "allow_insecure": "true"}, true)
 	errs := mustFail(t, data, `config.toml:4: account "work": deliver #1 (from [defaults]): smtp_tls: "none" sends the SMTP login`)
 	if len(errs.Problems) != 1 {
 		t.Errorf("got %d problems, want 1:\n%v", len(errs.Problems), errs)

@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,6 +98,39 @@ func FuzzCheckSchedule(f *testing.F) {
 		next := sched.Next(now)
 		if next.IsZero() || sched.Next(next).Sub(next) < time.Second {
 			t.Fatalf("%q accepted, but runs at %v then %v", s, next, sched.Next(next))
+		}
+	})
+}
+
+// FuzzPasswordNeverShown puts any one-line value after "password = " in an
+// otherwise valid file, and checks that no problem can show it: every syntax
+// error, wherever the lexer stops, is the one that shows nothing, and every
+// other problem about password is one of the fixed messages.
+func FuzzPasswordNeverShown(f *testing.F) {
+	for _, v := range []string{`"ok"`, "hunter2", "12345678", "1234x", `"abc`, `'abc`, `"""abc`, `'''abc`, `"""a"""b`,
+		`["a",`, `{x = 1`, `"a\qb"`, `"a\u00ZZ"`, "1979-05-27T", "0xZZ", "true", `"a" # c`, "[[x]]", `"a\`} {
+		f.Add(v)
+	}
+	const head = "[[account]]\nname = \"a\"\nserver = \"s\"\nuser = \"u\"\n"
+	const tail = "[[account.deliver]]\nmaildir = \"/m\"\n"
+	redacted := `syntax error in a password value (not shown): quote it, as in password = "…" (or '…' if it holds " or \)`
+	fixed := []string{secretTypeMsg, "must not be empty", "must not contain line breaks or NUL characters (the value is not shown: it is a password)"}
+	f.Fuzz(func(t *testing.T, v string) {
+		if strings.ContainsRune(v, '\n') {
+			return // a second line could hold another key, with errors of its own
+		}
+		_, err := Parse("fuzz.toml", []byte(head+"password = "+v+"\n"+tail))
+		var errs *Errors
+		if !errors.As(err, &errs) {
+			return
+		}
+		for _, p := range errs.Problems {
+			switch {
+			case strings.HasPrefix(p.Msg, "syntax error") && (p.Msg != redacted || p.Line != 5):
+				t.Fatalf("value %q: got %q, want line 5: %s", v, p.Error(), redacted)
+			case p.Key == "password" && !slices.Contains(fixed, p.Msg):
+				t.Fatalf("value %q: got %q", v, p.Error())
+			}
 		}
 	})
 }

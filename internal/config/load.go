@@ -1,8 +1,6 @@
 package config
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -108,26 +106,6 @@ func parse(path string, data []byte) (*Config, []*Problem, bool) {
 	inh := d.defaults(raw[keyDefaults])
 	cfg.Accounts = d.accounts(raw[keyAccount], inh)
 	return cfg, d.problems, holdsPassword(raw)
-}
-
-func syntaxProblem(path string, data []byte, err error) *Problem {
-	var pe toml.ParseError
-	if errors.As(err, &pe) {
-		// The lexer reports the end of input as a NUL character.
-		msg := strings.ReplaceAll(pe.Message, `'\x00'`, "the end of the file")
-		if len(msg) > 200 {
-			msg = msg[:200] + "…"
-		}
-		line := pe.Position.Line
-		if start := pe.Position.Start; start >= 0 && start <= len(data) {
-			// Position.Line counts a newline the lexer stumbled on, which
-			// puts "[[account]" + newline on the line after it; the
-			// byte offset does not.
-			line = 1 + bytes.Count(data[:start], []byte("\n"))
-		}
-		return &Problem{File: path, Line: line, Msg: "syntax error: " + msg}
-	}
-	return &Problem{File: path, Msg: "syntax error: " + err.Error()}
 }
 
 // holdsPassword reports whether [defaults] or any account sets password, or

@@ -108,7 +108,7 @@ func TestParse_FailurePolicyInherited(t *testing.T) {
 	defaults := "[defaults]\non_permanent_failure = \"quarantine\"\nquarantine_maildir = \"/q\"\n" +
 		"failed_retry_after = \"1h\"\ntrace_headers = false\nrun_as = \"mail\"\n"
 	own := accountTOML(map[string]string{"trace_headers": "true", "on_permanent_failure": `"keep"`, "failed_retry_after": `"5m"`}, false)
-	data := defaults + accountTOML(nil, false) + strings.Replace(own, `"work"`, `"home"`, 1)
+	data := defaults + accountTOML(nil, false) + asHome(own)
 	cfg := mustParse(t, data)
 	a, b := cfg.Account("work"), cfg.Account("home")
 	if a.OnPermanentFailure != "quarantine" || a.QuarantineMaildir != "/q" || a.FailedRetryAfter != time.Hour || a.TraceHeaders || a.RunAs != "mail" {
@@ -120,7 +120,7 @@ func TestParse_FailurePolicyInherited(t *testing.T) {
 
 	// A bad value in [defaults] is reported once, there.
 	data = "[defaults]\nrun_as = \"nobody-here\"\nfailed_retry_after = \"-1h\"\n" + accountTOML(nil, false) +
-		strings.Replace(accountTOML(nil, false), `"work"`, `"home"`, 1)
+		asHome(accountTOML(nil, false))
 	errs := mustFail(t, data, `config.toml:2: defaults: run_as: no such local user "nobody-here"`,
 		"config.toml:3: defaults: failed_retry_after: must be more than zero")
 	if len(errs.Problems) != 2 {
@@ -226,7 +226,7 @@ func TestDeliver_SMTPSecret(t *testing.T) {
 func TestDeliver_SMTPSecretNamesAccount(t *testing.T) {
 	setHome(t)
 	data := "[defaults]\n[[defaults.deliver]]\nsmtp = \"h:25\"\nsmtp_user = \"me\"\nsmtp_password_file = \"/nonexistent/p\"\n" +
-		accountTOML(nil, true) + strings.Replace(accountTOML(nil, true), `"work"`, `"home"`, 1)
+		accountTOML(nil, true) + asHome(accountTOML(nil, true))
 	for _, a := range mustParse(t, data).Accounts {
 		_, err := a.Deliver[0].SMTPSecret(context.Background())
 		if want := accountLabel(a.Name) + ": smtp h:25: smtp_password_file /nonexistent/p: does not exist"; err == nil || !strings.HasPrefix(err.Error(), want) {

@@ -21,6 +21,14 @@ type positions struct {
 	lines  map[string]int    // inst + "\x00" + key ("" for the header) → line
 	count  map[string]int    // array table instance prefix → elements so far
 	latest map[string]string // dotted array table path → its latest instance
+	values []valueSpan       // every key/value pair, in file order
+}
+
+// valueSpan is where one key/value pair is in the file, as byte offsets:
+// from the key to the line end that ends the value.
+type valueSpan struct {
+	key        string // the last part of the (dotted) key
+	start, end int
 }
 
 // line is where key is set in table inst; the table's header line when key is
@@ -103,6 +111,7 @@ func locate(data []byte) *positions {
 				i++
 			}
 		default:
+			start := i
 			var keys []string
 			keys, i = scanKey(s, i)
 			if len(keys) > 0 {
@@ -115,6 +124,9 @@ func locate(data []byte) *positions {
 				i++ // not a key after all; make progress
 			}
 			i, line = skipValue(s, i, line)
+			if len(keys) > 0 {
+				p.values = append(p.values, valueSpan{key: keys[len(keys)-1], start: start, end: i})
+			}
 		}
 	}
 	return p

@@ -14,7 +14,7 @@ import (
 func TestParse_DefaultsInheritance(t *testing.T) {
 	setHome(t)
 	one := accountTOML(nil, true)
-	two := strings.Replace(one, `"work"`, `"home"`, 1)
+	two := asHome(one)
 	tests := []struct {
 		name     string
 		defaults string
@@ -83,7 +83,7 @@ func TestParse_DefaultsInheritance(t *testing.T) {
 func TestParse_BadDefaultReportedOnce(t *testing.T) {
 	setHome(t)
 	one := accountTOML(nil, false)
-	two := strings.Replace(one, `"work"`, `"home"`, 1)
+	two := asHome(one)
 	data := "[defaults]\nport = 70000\ntimeout = \"never\"\nserver = 5\n" + one + two
 	errs := mustFail(t, data,
 		"config.toml:2: defaults: port: must be 1..65535, got 70000",

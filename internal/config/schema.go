@@ -35,6 +35,10 @@ type field[T any] struct {
 	// group may be set. Account keys of a group are also inherited from
 	// [defaults] as a unit: setting any one in the account inherits none.
 	group string
+	// secret marks a key whose value is a password: no problem message may
+	// show any part of it (decodeTable words its type errors, and its check
+	// must never quote the value).
+	secret bool
 
 	// Account keys only.
 	noDefault bool // may not be set in [defaults]
@@ -70,7 +74,7 @@ var accountFields = []field[Account]{
 	{key: "tls", kind: kindEnum, enum: []string{"implicit", "starttls", "none"}, ptr: func(a *Account) any { return &a.TLS }},
 	{key: "allow_insecure", kind: kindBool, ptr: func(a *Account) any { return &a.AllowInsecure }},
 	{key: "user", kind: kindString, check: checkProtocolString, ptr: func(a *Account) any { return &a.User }},
-	{key: "password", kind: kindString, group: "password", check: checkProtocolString, ptr: func(a *Account) any { return &a.Password }},
+	{key: "password", kind: kindString, group: "password", secret: true, check: checkPassword, ptr: func(a *Account) any { return &a.Password }},
 	{key: "password_file", kind: kindPath, group: "password", ptr: func(a *Account) any { return &a.PasswordFile }},
 	{key: "password_command", kind: kindStringList, group: "password", check: checkArgv, ptr: func(a *Account) any { return &a.PasswordCommand }},
 	{key: "auth", kind: kindEnum, enum: []string{"auto", "user", "apop"}, ptr: func(a *Account) any { return &a.Auth }},
@@ -106,7 +110,7 @@ var deliverFields = []field[Deliver]{
 	{key: "mda_timeout", kind: kindDuration, only: mdaKinds, check: checkPositive, ptr: func(d *Deliver) any { return &d.MDATimeout }},
 	{key: "smtp_tls", kind: kindEnum, enum: []string{"implicit", "starttls", "none"}, only: smtpKinds, ptr: func(d *Deliver) any { return &d.SMTPTLS }},
 	{key: "smtp_user", kind: kindString, only: smtpKinds, check: checkProtocolString, ptr: func(d *Deliver) any { return &d.SMTPUser }},
-	{key: "smtp_password", kind: kindString, group: "smtp_password", only: smtpKinds, check: checkProtocolString, ptr: func(d *Deliver) any { return &d.SMTPPassword }},
+	{key: "smtp_password", kind: kindString, group: "smtp_password", secret: true, only: smtpKinds, check: checkPassword, ptr: func(d *Deliver) any { return &d.SMTPPassword }},
 	{key: "smtp_password_file", kind: kindPath, group: "smtp_password", only: smtpKinds, ptr: func(d *Deliver) any { return &d.SMTPPasswordFile }},
 	{key: "smtp_password_command", kind: kindStringList, group: "smtp_password", only: smtpKinds, check: checkArgv, ptr: func(d *Deliver) any { return &d.SMTPPasswordCommand }},
 }

@@ -2,7 +2,8 @@
 //
 // The daemon serves the API on a unix socket (SocketName in RuntimeDir,
 // mode 0600, so only its own user and root may use it) and, if configured,
-// read-only on a loopback TCP address for Prometheus:
+// read-only on a loopback TCP address for Prometheus, where /status leaves
+// out error texts and paths since any local user can connect:
 //
 //	GET  /healthz  "ok"
 //	GET  /status   Status as JSON

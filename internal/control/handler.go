@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,9 +20,10 @@ const maxBody = 64 << 10
 
 // NewHandler returns the control API over b, with /metrics served from g
 // (nil: no /metrics). With allowControl false, for the TCP listener, the
-// POST routes answer 403: anyone on the machine can reach a loopback port.
+// POST routes answer 403 and /status leaves out error texts and paths
+// (see redact): anyone on the machine can reach a loopback port.
 func NewHandler(b Backend, g prometheus.Gatherer, allowControl bool, log zerolog.Logger) http.Handler {
-	h := &handler{backend: b, log: log}
+	h := &handler{backend: b, redact: !allowControl, log: log}
 	mux := http.NewServeMux()
 	// Each path also has a pattern without a method, so that a wrong method
 	// gets a JSON 405 rather than ServeMux's plain-text one.
@@ -69,11 +71,33 @@ func allow(method string) string {
 
 type handler struct {
 	backend Backend
+	redact  bool // /status without error texts and paths
 	log     zerolog.Logger
 }
 
 func (h *handler) status(w http.ResponseWriter, r *http.Request) {
-	h.reply(w, http.StatusOK, h.backend.Status())
+	st := h.backend.Status()
+	if h.redact {
+		st = redact(st)
+	}
+	h.reply(w, http.StatusOK, st)
+}
+
+// redact returns st without what only the daemon's own user should read:
+// error texts (a server's answer, an MDA's stderr, a configuration line
+// may carry an address, a path or worse) and the configuration and state
+// paths. The states, results, counts and times stay, so that monitoring
+// still sees that something is wrong; the unix socket gives the details.
+func redact(st Status) Status {
+	st.Config, st.State = "", ""
+	st.ReloadError = ""
+	// A copy: the backend's slice may be shared with its other callers.
+	st.Accounts = slices.Clone(st.Accounts)
+	for i := range st.Accounts {
+		st.Accounts[i].LastError = ""
+		st.Accounts[i].PausedReason = ""
+	}
+	return st
 }
 
 func (h *handler) poll(w http.ResponseWriter, r *http.Request) {

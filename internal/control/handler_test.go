@@ -203,3 +203,86 @@ func TestHandler_NoGathererNoMetrics(t *testing.T) {
 		t.Errorf("code: got %d, want 404", rec.Code)
 	}
 }
+
+// TestHandler_ReadOnlyStatusRedacted checks that the read-only (TCP)
+// handler's /status carries no error text and no path, but still the
+// states and times that tell monitoring something is wrong, and that the
+// unix socket's handler still carries everything.
+func TestHandler_ReadOnlyStatusRedacted(t *testing.T) {
+	errAt := time.Date(2025, 1, 2, 4, 0, 0, 0, time.UTC)
+	secrets := []string{
+		"/etc/fetchd.toml", "/var/lib/fetchd/state.db",
+		"line 7: password_file /home/alice/.pop-secret: permission denied",
+		"-ERR [AUTH] alice@example.org: invalid password",
+		"authentication failed for alice@example.org",
+	}
+	newBackend := func() *fakeBackend {
+		b := newFakeBackend(secrets[1])
+		b.status.ReloadError = secrets[2]
+		b.status.ReloadErrorAt = errAt
+		b.status.Accounts[1].LastResult = "error"
+		b.status.Accounts[1].LastError = secrets[3]
+		b.status.Accounts[1].PausedReason = secrets[4]
+		b.status.Accounts[1].ConsecutiveFailures = 3
+		return b
+	}
+	get := func(t *testing.T, b *fakeBackend, allowControl bool) (string, Status) {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		NewHandler(b, nil, allowControl, zerolog.Nop()).ServeHTTP(rec, httptest.NewRequest("GET", "/status", nil))
+		if rec.Code != 200 {
+			t.Fatalf("code: got %d, want 200 (body %q)", rec.Code, rec.Body.String())
+		}
+		var st Status
+		if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil {
+			t.Fatalf("body %q: %v", rec.Body.String(), err)
+		}
+		return rec.Body.String(), st
+	}
+
+	t.Run("read-only", func(t *testing.T) {
+		b := newBackend()
+		body, st := get(t, b, false)
+		for _, s := range secrets {
+			if strings.Contains(body, s) {
+				t.Errorf("body contains %q:\n%s", s, body)
+			}
+		}
+		for _, f := range []struct{ name, got string }{
+			{"config", st.Config}, {"state", st.State}, {"reload_error", st.ReloadError},
+			{"accounts[1].last_error", st.Accounts[1].LastError}, {"accounts[1].paused_reason", st.Accounts[1].PausedReason},
+		} {
+			if f.got != "" {
+				t.Errorf("%s: got %q, want %q", f.name, f.got, "")
+			}
+		}
+		if !st.ReloadErrorAt.Equal(errAt) {
+			t.Errorf("reload_error_at: got %v, want %v", st.ReloadErrorAt, errAt)
+		}
+		a := st.Accounts[1]
+		if a.State != "paused" || a.LastResult != "error" || a.ConsecutiveFailures != 3 {
+			t.Errorf("accounts[1]: got state %q, result %q, failures %d; want paused, error, 3", a.State, a.LastResult, a.ConsecutiveFailures)
+		}
+		if st.Summary != b.status.Summary || st.Version != b.status.Version || st.PID != b.status.PID {
+			t.Errorf("status: got %+v, want summary, version and pid of %+v", st, b.status)
+		}
+		// The backend's own status is left alone.
+		if b.status.Accounts[1].LastError != secrets[3] || b.status.Accounts[1].PausedReason != secrets[4] {
+			t.Errorf("backend status changed: %+v", b.status.Accounts[1])
+		}
+	})
+
+	t.Run("unix socket", func(t *testing.T) {
+		b := newBackend()
+		_, st := get(t, b, true)
+		for _, f := range []struct{ name, got, want string }{
+			{"config", st.Config, secrets[0]}, {"state", st.State, secrets[1]}, {"reload_error", st.ReloadError, secrets[2]},
+			{"accounts[1].last_error", st.Accounts[1].LastError, secrets[3]},
+			{"accounts[1].paused_reason", st.Accounts[1].PausedReason, secrets[4]},
+		} {
+			if f.got != f.want {
+				t.Errorf("%s: got %q, want %q", f.name, f.got, f.want)
+			}
+		}
+	})
+}

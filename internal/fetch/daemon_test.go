@@ -81,7 +81,7 @@ func TestPoll_GuardErrorIsTyped(t *testing.T) {
 	e.account.InitialSyncLimit = 2
 	res := e.poll()
 	var ge *GuardError
-	if !errors.As(res.Err, &ge) || IsTemporary(res.Err) || Classify(res.Err) != FailurePermanent {
+	if !errors.As(res.Err, &ge) || ge.Kind != "lost_state" || IsTemporary(res.Err) || Classify(res.Err) != FailurePermanent {
 		t.Fatalf("poll error %v, want a permanent *GuardError", res.Err)
 	}
 }
@@ -106,7 +106,7 @@ func TestClassify(t *testing.T) {
 		{"network", fmt.Errorf("dial: %w", io.ErrUnexpectedEOF), FailureTemporary},
 		{"insecure", fmt.Errorf("login: %w", pop3.ErrInsecure), FailurePermanent},
 		{"config", configError{errors.New("password command failed")}, FailurePermanent},
-		{"guard", &GuardError{errors.New("guard")}, FailurePermanent},
+		{"guard", &GuardError{"lost_state", errors.New("guard")}, FailurePermanent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,5 +114,57 @@ func TestClassify(t *testing.T) {
 				t.Errorf("Classify(%v) = %d, want %d", tt.err, got, tt.want)
 			}
 		})
+	}
+}
+
+// cancelOnStage cancels the poll while the first message is being staged,
+// and records whether its commit then saw a cancelled context.
+type cancelOnStage struct {
+	deliver.Deliverer
+	cancel          context.CancelFunc
+	commitCancelled chan bool
+}
+
+type watchedCommit struct {
+	deliver.Staged
+	saw chan bool
+}
+
+func (w watchedCommit) Commit(ctx context.Context) error {
+	select {
+	case w.saw <- ctx.Err() != nil:
+	default:
+	}
+	return w.Staged.Commit(ctx)
+}
+
+func (c *cancelOnStage) Stage(ctx context.Context, env *deliver.Envelope, body io.Reader) (deliver.Staged, error) {
+	st, err := c.Deliverer.Stage(ctx, env, body)
+	c.cancel()
+	if err != nil {
+		return nil, err
+	}
+	return watchedCommit{st, c.commitCancelled}, nil
+}
+
+// A poll cancelled once the message was handed over whole still commits it
+// and records it: cancelling the commit could lose the target's answer
+// after it delivered, and the message would come again.
+func TestPoll_CancelAfterStageStillCommits(t *testing.T) {
+	e := newEnv(t, three, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	saw := make(chan bool, 1)
+	e.account.Targets[0].Deliverer = &cancelOnStage{Deliverer: e.account.Targets[0].Deliverer, cancel: cancel, commitCancelled: saw}
+	res := e.poller.Poll(ctx, e.account)
+	if cancelled := <-saw; cancelled {
+		t.Fatal("the commit ran with a cancelled context")
+	}
+	if res.Fetched != 1 {
+		t.Fatalf("poll %+v, want the message in flight delivered and recorded", res)
+	}
+	seen, err := e.store.Seen(e.account.Key)
+	if err != nil || len(seen) != 1 {
+		t.Fatalf("store holds %d records (%v), want 1", len(seen), err)
 	}
 }

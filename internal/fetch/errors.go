@@ -28,7 +28,10 @@ var ErrDrained = errors.New("poll stopped after the message in flight: fetchd is
 // GuardError is a poll the lost-state or mass-UIDL-change guard stopped
 // before it fetched anything. Retrying unchanged trips it again; the user
 // must choose (--mark-seen or --initial-sync).
-type GuardError struct{ error }
+type GuardError struct {
+	Kind string // "lost_state" or "uidl_change"
+	error
+}
 
 func (e *GuardError) Unwrap() error { return e.error }
 

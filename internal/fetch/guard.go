@@ -40,7 +40,7 @@ func (s *session) guard(msgs []pop3.MessageInfo) error {
 	}
 	if len(s.seen) == 0 && len(s.progress) == 0 {
 		if a.InitialSyncLimit > 0 && len(msgs) > a.InitialSyncLimit {
-			return &GuardError{fmt.Errorf("fetchd has no record of this account, and the server keeps %d messages (more than initial_sync_limit = %d): "+
+			return &GuardError{"lost_state", fmt.Errorf("fetchd has no record of this account, and the server keeps %d messages (more than initial_sync_limit = %d): "+
 				"to fetch nothing old, run `fetchd once --mark-seen %s`; to fetch them all, run `fetchd once --initial-sync %s`",
 				len(msgs), a.InitialSyncLimit, a.Name, a.Name)}
 		}
@@ -65,7 +65,7 @@ func (s *session) guard(msgs []pop3.MessageInfo) error {
 		}
 	}
 	if known >= massChangeMinKnown && 2*unknown > len(msgs) && 2*vanished > known {
-		return &GuardError{fmt.Errorf("the server's message ids (UIDLs) changed: %d of %d listed messages are unknown and %d of %d known ones vanished; "+
+		return &GuardError{"uidl_change", fmt.Errorf("the server's message ids (UIDLs) changed: %d of %d listed messages are unknown and %d of %d known ones vanished; "+
 			"fetchd stops rather than download the mailbox again. If the server was migrated, run `fetchd once --mark-seen %s` (skip what is there) or `fetchd once --initial-sync %s` (fetch it all)",
 			unknown, len(msgs), vanished, known, a.Name, a.Name)}
 	}

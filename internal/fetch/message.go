@@ -203,12 +203,23 @@ func (d *delivery) toTarget(ctx context.Context, t *Target, src io.Reader) error
 		}
 		crashpoint.Hit(ctx, "store.intent")
 	}
-	if err := st.Commit(ctx); err != nil {
+	// The whole message is with the target now: cancelling the commit (a
+	// daemon stopping) could kill an MDA, or drop an LMTP session after the
+	// final dot, after it delivered but before it said so, and the message
+	// would come again. The commit finishes; the target's own timeouts and
+	// commitTimeout bound it.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
+	if err := st.Commit(cctx); err != nil {
 		st.Abort()
 		return err
 	}
 	return nil
 }
+
+// commitTimeout bounds a delivery's commit once the message was handed
+// over whole, whatever the poll's context says.
+const commitTimeout = 15 * time.Minute
 
 func (d *delivery) accept(id string) {
 	d.done[id] = true
@@ -335,7 +346,14 @@ func stageAndCommit(ctx context.Context, t deliver.Deliverer, env *deliver.Envel
 	if err != nil {
 		return err
 	}
-	if err := st.Commit(ctx); err != nil {
+	// The whole message is with the target now: cancelling the commit (a
+	// daemon stopping) could kill an MDA, or drop an LMTP session after the
+	// final dot, after it delivered but before it said so, and the message
+	// would come again. The commit finishes; the target's own timeouts and
+	// commitTimeout bound it.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
+	if err := st.Commit(cctx); err != nil {
 		st.Abort()
 		return err
 	}

@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -161,8 +162,16 @@ func (p *Poller) now() time.Time {
 // finish logs the outcome and records it in the poll history.
 func (p *Poller) finish(a *Account, res *Result, log zerolog.Logger) {
 	ev := log.Info()
-	if res.Err != nil {
+	if res.Fetched == 0 && res.Deleted == 0 && res.Skipped == 0 && res.MarkedSeen == 0 && res.Held == 0 {
+		// A daemon polls every few minutes for years: a poll that found
+		// nothing to do is not worth a line at info.
+		ev = log.Debug()
+	}
+	drained := errors.Is(res.Err, ErrDrained)
+	if res.Err != nil && !drained {
 		ev = log.Error().Err(res.Err).Bool("temporary", IsTemporary(res.Err))
+	} else if drained {
+		ev = log.Info().Str("stopped", res.Err.Error())
 	} else if res.Failed > 0 {
 		ev = log.Warn()
 	}
@@ -173,7 +182,7 @@ func (p *Poller) finish(a *Account, res *Result, log zerolog.Logger) {
 
 	poll := state.Poll{Start: res.Start, End: res.Start.Add(res.Duration),
 		Fetched: res.Fetched, Deleted: res.Deleted, Failed: res.Failed}
-	if res.Err != nil {
+	if res.Err != nil && !drained {
 		poll.Err = res.Err.Error()
 	}
 	if err := p.Store.RecordPoll(a.Key, poll); err != nil {

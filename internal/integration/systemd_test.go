@@ -206,3 +206,47 @@ func TestSystemdUnits_Sysusers(t *testing.T) {
 		t.Errorf("passwd written: %q, want a line matching %s", passwd, want)
 	}
 }
+
+// killWithoutWhom is a `systemctl kill` that does not say whom to signal.
+var killWithoutWhom = regexp.MustCompile(`systemctl (--user )?kill (?:-s|--signal)`)
+
+// TestSystemdUnits_Text checks what systemd's tools cannot: settings whose
+// absence is valid but wrong for fetchd, and advice in the comments and
+// README that would do harm.
+func TestSystemdUnits_Text(t *testing.T) {
+	for _, u := range shippedUnits {
+		t.Run(u.src, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join(contribSystemd, u.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := string(data)
+			// A panic or the watchdog's SIGABRT exits with status 2 unless
+			// GOTRACEBACK=crash, and RestartPreventExitStatus=2 would then
+			// leave the unit down for good.
+			if strings.Contains(text, "\nRestartPreventExitStatus=2") && !strings.Contains(text, "\nEnvironment=GOTRACEBACK=crash\n") {
+				t.Errorf("%s: RestartPreventExitStatus=2 without Environment=GOTRACEBACK=crash", u.src)
+			}
+		})
+	}
+	// A plain `systemctl kill -s USR1` signals the MDA or notify_command
+	// running too, which dies of it.
+	err := filepath.WalkDir(contribSystemd, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for i, line := range strings.Split(string(data), "\n") {
+			if killWithoutWhom.MatchString(line) {
+				t.Errorf("%s:%d: systemctl kill without --kill-whom=main: %s", path, i+1, strings.TrimSpace(line))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -6,7 +6,8 @@
 // or hanging command never holds up polling: Send never blocks, and a full
 // queue drops the event with a warning. Each command runs without a shell,
 // in its own process group, and is killed with everything it started after
-// a timeout.
+// a timeout. Its environment is the daemon's, less systemd's notify,
+// watchdog and socket variables, plus FETCHD_EVENT and FETCHD_ACCOUNT.
 package notify
 
 import (

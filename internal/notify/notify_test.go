@@ -166,6 +166,41 @@ func TestSend_Environment(t *testing.T) {
 	}
 }
 
+func TestSend_EnvironmentWithoutSystemdPlumbing(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "env")
+	plumbing := []string{"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"}
+	for _, name := range plumbing {
+		t.Setenv(name, "from-systemd")
+	}
+	t.Setenv("CREDENTIALS_DIRECTORY", "/run/credentials/fetchd.service")
+	t.Setenv("FETCHD_TEST_INHERITED", "yes")
+	_, log := newLog()
+	n := New(sh(`env > "$0"`, out), log)
+	n.Send(Event{Event: "account_paused", Account: "work", Message: "m"})
+	closeNow(t, n)
+
+	got := map[string]string{}
+	for line := range strings.Lines(readFile(t, out)) {
+		name, value, _ := strings.Cut(strings.TrimSuffix(line, "\n"), "=")
+		got[name] = value
+	}
+	for _, name := range plumbing {
+		if v, ok := got[name]; ok {
+			t.Errorf("%s: got %q, want it unset", name, v)
+		}
+	}
+	for name, want := range map[string]string{
+		"CREDENTIALS_DIRECTORY": "/run/credentials/fetchd.service",
+		"FETCHD_TEST_INHERITED": "yes",
+		"FETCHD_EVENT":          "account_paused",
+		"FETCHD_ACCOUNT":        "work",
+	} {
+		if got[name] != want {
+			t.Errorf("%s: got %q, want %q", name, got[name], want)
+		}
+	}
+}
+
 func TestSend_RunsInOrder(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "log")
 	_, log := newLog()

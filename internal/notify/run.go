@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,7 +33,7 @@ func (n *Notifier) run(parent context.Context, ev Event) {
 	// One writer for both: exec then gives the command a single pipe and
 	// the output keeps its order.
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.Env = append(os.Environ(), "FETCHD_EVENT="+ev.Event, "FETCHD_ACCOUNT="+ev.Account)
+	cmd.Env = commandEnv(os.Environ(), ev)
 	// Its own process group, so that a timeout kills what it started too
 	// (a shell script's children), not only the command itself.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -68,6 +69,34 @@ func (n *Notifier) run(parent context.Context, ev Event) {
 			e.Str("exit", cmd.ProcessState.String()).Msg("notify_command failed: check the command and its output")
 		}
 	}
+}
+
+// systemdVars are what systemd hands the daemon itself: its notify socket,
+// watchdog and passed sockets. The command must not speak for the daemon: a
+// tool in a notify script that honours NOTIFY_SOCKET would send READY=1 or
+// STOPPING=1 that systemd takes as the daemon's under NotifyAccess=all (and
+// logs as refused under the default, main). See sd_notify(3),
+// sd_watchdog_enabled(3), sd_listen_fds(3).
+var systemdVars = []string{
+	"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID",
+	"LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES",
+}
+
+// commandEnv is the environment of the command for ev: the daemon's,
+// without systemdVars, with FETCHD_EVENT and FETCHD_ACCOUNT added. The
+// rest stays, CREDENTIALS_DIRECTORY included: a script that mails the
+// event may need a credential to log in to the mail server.
+func commandEnv(environ []string, ev Event) []string {
+	env := make([]string, 0, len(environ)+2)
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(systemdVars, name) {
+			env = append(env, kv)
+		}
+	}
+	// exec.Cmd keeps the last of duplicate names, so these override a
+	// FETCHD_EVENT the daemon inherited.
+	return append(env, "FETCHD_EVENT="+ev.Event, "FETCHD_ACCOUNT="+ev.Account)
 }
 
 // capped keeps the first MaxOutput bytes written to it and counts the rest.

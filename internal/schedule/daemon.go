@@ -24,10 +24,14 @@ import (
 
 	"fetchd/internal/config"
 	"fetchd/internal/fetch"
+	"fetchd/internal/state"
 )
 
 // ErrUnknownAccount is returned for a request naming no configured account.
 var ErrUnknownAccount = errors.New("no such account")
+
+// ErrPaused is the result of a requested poll of a paused account.
+var ErrPaused = errors.New("account paused")
 
 // Request is why and how one poll runs.
 type Request struct {
@@ -64,6 +68,16 @@ type Options struct {
 	// BackoffBase is the wait after a first failure; it doubles with each
 	// further one up to the account's backoff_max. Default 30s.
 	BackoffBase time.Duration
+	// Pauses keeps pauses across restarts; nil: they last as long as the
+	// daemon.
+	Pauses PauseStore
+}
+
+// PauseStore keeps an account's pause (state.Store, keyed by the account's
+// mailbox, is one through a small adapter).
+type PauseStore interface {
+	LoadPause(a *config.Account) (*state.Pause, error)
+	SavePause(a *config.Account, p *state.Pause) error // nil clears
 }
 
 // Defaults of Options.
@@ -94,6 +108,10 @@ type Daemon struct {
 	mu       sync.Mutex
 	cfg      *config.Config
 	accounts map[string]*account
+	// busy holds the mailboxes (server, port, user) being polled, each
+	// with the channel closed when that poll ends: one mailbox is never
+	// polled twice at once, even by two names of it across a reload.
+	busy     map[string]chan struct{}
 	cron     *cron.Cron
 	stopping bool
 }
@@ -140,17 +158,53 @@ func New(opts Options) *Daemon {
 		lim:      newLimiter(opts.Config.MaxParallel, opts.Config.MaxPerServer),
 		cfg:      opts.Config,
 		accounts: map[string]*account{},
+		busy:     map[string]chan struct{}{},
 		drain:    make(chan struct{}),
 		cron:     cron.New(cron.WithLocation(time.Local)),
 	}
 	d.pollCtx, d.cancelPolls = context.WithCancelCause(context.Background())
-	for _, a := range opts.Config.Accounts {
-		if err := d.addLocked(a); err != nil {
+	for _, c := range opts.Config.Accounts {
+		fp := credentialsFingerprint(c)
+		if err := d.addLocked(c, fp); err != nil {
 			// config validated the schedule; this is a bug, not user input.
-			d.log.Error().Err(err).Str("account", a.Name).Msg("account not scheduled")
+			d.log.Error().Err(err).Str("account", c.Name).Msg("account not scheduled")
+			continue
 		}
+		d.restorePause(d.accounts[c.Name], fp)
 	}
 	return d
+}
+
+// restorePause takes up a pause recorded before a restart, unless the
+// credentials changed meanwhile.
+func (d *Daemon) restorePause(a *account, fp string) {
+	if d.opts.Pauses == nil {
+		return
+	}
+	log := d.log.With().Str("account", a.cfg.Name).Logger()
+	p, err := d.opts.Pauses.LoadPause(a.cfg)
+	switch {
+	case err != nil:
+		log.Warn().Err(err).Msgf("could not read whether the account was paused; it polls (`fetchd resume %s` clears the record)", a.cfg.Name)
+	case p == nil:
+	case !pauseMatches(p, fp):
+		log.Info().Time("paused_since", p.Since).Msg("credentials changed while fetchd was stopped: pause lifted")
+		d.savePause(a.cfg, nil)
+	default:
+		a.paused, a.pausedReason = true, p.Reason
+		a.notified["account_paused"] = "paused"
+		log.Error().Time("paused_since", p.Since).Str("reason", p.Reason).
+			Msgf("account still paused: fix the credentials, then run `fetchd resume %s` or reload the configuration", a.cfg.Name)
+	}
+}
+
+func (d *Daemon) savePause(c *config.Account, p *state.Pause) {
+	if d.opts.Pauses == nil {
+		return
+	}
+	if err := d.opts.Pauses.SavePause(c, p); err != nil {
+		d.log.Warn().Err(err).Str("account", c.Name).Msg("could not record the pause in the state store; a restart lifts it")
+	}
 }
 
 // Run starts the schedules and returns when ctx ends and every poll has
@@ -188,13 +242,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 	return nil
 }
 
-// addLocked schedules a new account.
-func (d *Daemon) addLocked(c *config.Account) error {
+// addLocked schedules a new account; fp is its credentialsFingerprint,
+// computed without the lock because it reads the password file.
+func (d *Daemon) addLocked(c *config.Account, fp string) error {
 	sched, err := parseSchedule(c.Schedule)
 	if err != nil {
 		return fmt.Errorf("schedule %q: %w", c.Schedule, err)
 	}
-	a := &account{cfg: c, credentials: credentialsFingerprint(c), schedule: sched, notified: map[string]string{}}
+	a := &account{cfg: c, credentials: fp, schedule: sched, notified: map[string]string{}}
 	name := c.Name
 	a.entry = d.cron.Schedule(&jittered{inner: sched, max: c.Jitter}, cron.FuncJob(func() { d.tick(name) }))
 	d.accounts[name] = a
@@ -216,9 +271,9 @@ func (d *Daemon) tick(name string) {
 	case a.paused:
 		d.skipped(a, "paused")
 		log.Debug().Msg("paused: turn skipped")
-	case a.running:
+	case d.busyLocked(a.cfg) != nil:
 		d.skipped(a, "running")
-		log.Warn().Msg("the previous poll is still running: this turn is skipped")
+		log.Warn().Msg("the previous poll of this mailbox is still running (or waits for a free slot under max_parallel/max_per_server): this turn is skipped")
 	case now.Before(a.loginNotUntil):
 		d.skipped(a, "login_delay")
 		log.Debug().Time("until", a.loginNotUntil).Msg("the server's LOGIN-DELAY has not passed: turn skipped")
@@ -241,53 +296,100 @@ func (d *Daemon) skipped(a *account, reason string) {
 func (d *Daemon) startLocked(a *account, req Request, result chan<- fetch.Result) {
 	a.running = true
 	a.done = make(chan struct{})
+	key := mailboxKey(a.cfg)
+	d.busy[key] = a.done
 	req.Drain = d.drain
-	cfg := a.cfg
 	d.polls.Add(1)
 	d.observeStateLocked(a)
 	go func() {
 		defer d.polls.Done()
-		res := d.runPoll(cfg, req)
-		d.finish(a, cfg, res)
+		res, cfg := d.runPoll(a, req)
+		d.finish(a, key, cfg, res)
 		if result != nil {
 			result <- res
 		}
 	}()
 }
 
-// runPoll waits for a slot within the limits and polls.
-func (d *Daemon) runPoll(cfg *config.Account, req Request) fetch.Result {
+// errRemoved ends a poll whose account a reload removed while it waited
+// for a slot.
+var errRemoved = fmt.Errorf("%w: the account was removed by a reload", fetch.ErrDrained)
+
+// runPoll waits for a slot within the limits and polls with the account's
+// configuration as it is then (a reload may have changed it meanwhile).
+func (d *Daemon) runPoll(a *account, req Request) (fetch.Result, *config.Account) {
+	d.mu.Lock()
+	cfg := a.cfg
+	d.mu.Unlock()
 	if err := d.lim.acquire(d.pollCtx, cfg.Server); err != nil {
-		return fetch.Result{Account: cfg.Name, Start: time.Now(), Err: fmt.Errorf("%w: %w", fetch.ErrDrained, err)}
+		return fetch.Result{Account: cfg.Name, Start: time.Now(), Err: fmt.Errorf("%w: %w", fetch.ErrDrained, err)}, cfg
 	}
 	defer d.lim.release(cfg.Server)
 	select {
 	case <-d.drain:
-		return fetch.Result{Account: cfg.Name, Start: time.Now(), Err: fetch.ErrDrained}
+		return fetch.Result{Account: cfg.Name, Start: time.Now(), Err: fetch.ErrDrained}, cfg
 	default:
 	}
 	d.mu.Lock()
-	if a := d.accounts[cfg.Name]; a != nil {
-		a.lastStart = time.Now()
+	if d.accounts[cfg.Name] != a {
+		d.mu.Unlock()
+		return fetch.Result{Account: cfg.Name, Start: time.Now(), Err: errRemoved}, cfg
 	}
+	if a.cfg.Server != cfg.Server {
+		// Moved to another server while queued: its turn comes again.
+		d.mu.Unlock()
+		return fetch.Result{Account: cfg.Name, Start: time.Now(), Err: errRemoved}, cfg
+	}
+	cfg = a.cfg
+	a.lastStart = time.Now()
 	d.mu.Unlock()
-	return d.opts.Poll(d.pollCtx, cfg, req)
+	return d.opts.Poll(d.pollCtx, cfg, req), cfg
+}
+
+// mailboxKey identifies the mailbox an account polls, as the state store
+// does (config refuses two accounts with one key).
+func mailboxKey(c *config.Account) string {
+	return fmt.Sprintf("%s\x00%d\x00%s", strings.ToLower(c.Server), c.Port, c.User)
+}
+
+// busyLocked returns the channel of the running poll of c's mailbox, or nil.
+func (d *Daemon) busyLocked(c *config.Account) chan struct{} {
+	return d.busy[mailboxKey(c)]
 }
 
 // finish records a poll's outcome and decides when the account may poll
 // again.
-func (d *Daemon) finish(a *account, cfg *config.Account, res fetch.Result) {
+func (d *Daemon) finish(a *account, key string, cfg *config.Account, res fetch.Result) {
+	// When this poll pauses the account, the pause is recorded after the
+	// lock is let go: its proof is slow to compute on purpose.
+	var pausedWith, pausedReason string
+	defer func() {
+		if pausedWith != "" {
+			d.savePause(cfg, newPause(pausedReason, pausedWith))
+		}
+	}()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	a.running = false
+	if d.busy[key] == a.done {
+		delete(d.busy, key)
+	}
 	close(a.done)
 	if d.accounts[cfg.Name] != a {
 		return // removed by a reload while it polled
 	}
 	log := d.log.With().Str("account", cfg.Name).Logger()
 	failure := fetch.Classify(res.Err)
-	if failure == fetch.FailureDrained && res.Fetched == 0 && res.Listed == 0 {
-		return // never started: nothing to record
+	if failure == fetch.FailureTemporary && d.draining() {
+		// Cancelled at the end of the drain: the daemon stopped it, the
+		// account did not fail.
+		failure = fetch.FailureDrained
+	}
+	if failure == fetch.FailureDrained {
+		if res.Fetched == 0 && res.Listed == 0 {
+			return // never started: nothing to record
+		}
+		res.Err = nil // a poll cut short for shutdown is no failure
 	}
 	if d.opts.Observer != nil {
 		d.opts.Observer.ObservePoll(cfg.Name, &res)
@@ -334,14 +436,24 @@ func (d *Daemon) finish(a *account, cfg *config.Account, res fetch.Result) {
 			wait = max(wait, a.loginDelay, loginDelayFallback)
 		}
 		a.backoffUntil = end.Add(wait)
-		if a.authFailures >= cfg.PauseAfterAuthFailures {
+		if a.authFailures >= cfg.PauseAfterAuthFailures && !a.paused {
 			d.pauseLocked(a, res.Err, log)
+			pausedWith, pausedReason = a.credentials, a.pausedReason
 		} else {
 			log.Warn().Int("failures", a.failures).Time("next_allowed", a.backoffUntil).Msg("poll failed: backing off")
 		}
 	}
 	d.notifyResultLocked(a, &res)
 	d.observeStateLocked(a)
+}
+
+func (d *Daemon) draining() bool {
+	select {
+	case <-d.drain:
+		return true
+	default:
+		return false
+	}
 }
 
 // backoff is the wait after n consecutive failures: base, doubled with each
@@ -363,7 +475,7 @@ func (d *Daemon) pauseLocked(a *account, err error, log zerolog.Logger) {
 	msg := fmt.Sprintf("account %s paused: the server rejected its login %d times in a row, and more attempts could get the account locked by the provider. "+
 		"Fix the credentials, then run `fetchd resume %s` or reload the configuration", a.cfg.Name, a.authFailures, a.cfg.Name)
 	log.Error().Err(err).Msg(msg)
-	d.notifyLocked(a, "account_paused", "", msg, map[string]any{"failures": a.authFailures, "error": errString(err)})
+	d.notifyLocked(a, "account_paused", "paused", msg, map[string]any{"failures": a.authFailures, "error": errString(err)})
 }
 
 // notifyResultLocked tells the user about what in a poll needs them, once.
@@ -376,7 +488,7 @@ func (d *Daemon) notifyResultLocked(a *account, res *fetch.Result) {
 	}
 	var ge *fetch.GuardError
 	if errors.As(res.Err, &ge) {
-		d.notifyLocked(a, "guard_tripped", ge.Error(), ge.Error(), nil)
+		d.notifyLocked(a, "guard_tripped", ge.Kind, ge.Error(), map[string]any{"guard": ge.Kind})
 	}
 	if res.TooLarge > 0 {
 		d.notifyLocked(a, "message_too_large", fmt.Sprint(res.TooLarge),
@@ -435,8 +547,10 @@ func errString(err error) string {
 
 // PollNow polls the named accounts (all when names is empty) at once,
 // outside their schedules. An account that is polling is polled again when
-// that poll ends. With force, paused accounts, backoff and LOGIN-DELAY are
-// overridden (the user asked for this poll); without it they are honoured.
+// that poll ends. A paused account is not polled (that takes Resume), nor
+// one within the server's LOGIN-DELAY, which would refuse the login; force
+// (the user asked for this poll) overrides the backoff, which without it
+// is honoured too.
 // With wait, PollNow returns the results in the order of the names;
 // otherwise it returns nil at once.
 func (d *Daemon) PollNow(ctx context.Context, names []string, req Request, force, wait bool) ([]fetch.Result, error) {
@@ -488,18 +602,25 @@ func (d *Daemon) pollOne(ctx context.Context, name string, req Request, force, w
 		case d.stopping:
 			d.mu.Unlock()
 			return fetch.Result{Account: name, Start: now, Err: fetch.ErrDrained}
-		case !force && a.paused:
+		case a.paused:
+			err := fmt.Errorf("%w: %s; fix the credentials, then run `fetchd resume %s`", ErrPaused, a.pausedReason, name)
 			d.mu.Unlock()
-			return fetch.Result{Account: name, Start: now, Err: fmt.Errorf("account paused: %s", a.pausedReason)}
-		case !force && now.Before(a.loginNotUntil):
+			return fetch.Result{Account: name, Start: now, Err: err}
+		case now.Before(a.loginNotUntil):
+			err := fmt.Errorf("not polled: the server's LOGIN-DELAY allows the next login at %s", a.loginNotUntil.Format(time.TimeOnly))
 			d.mu.Unlock()
-			return fetch.Result{Account: name, Start: now, Err: fmt.Errorf("the server's LOGIN-DELAY allows the next login at %s", a.loginNotUntil.Format(time.TimeOnly))}
-		case a.running && !wait:
+			return fetch.Result{Account: name, Start: now, Err: err}
+		case !force && now.Before(a.backoffUntil):
+			err := fmt.Errorf("not polled: backing off after %d failures until %s", a.failures, a.backoffUntil.Format(time.TimeOnly))
+			d.skipped(a, "backoff")
+			d.mu.Unlock()
+			return fetch.Result{Account: name, Start: now, Err: err}
+		case d.busyLocked(a.cfg) != nil && !wait:
 			d.log.Info().Str("account", name).Msg("already polling: poll request skipped")
 			d.mu.Unlock()
 			return fetch.Result{Account: name, Start: now}
-		case a.running:
-			done := a.done
+		case d.busyLocked(a.cfg) != nil:
+			done := d.busyLocked(a.cfg)
 			d.mu.Unlock()
 			select {
 			case <-done:
@@ -507,9 +628,6 @@ func (d *Daemon) pollOne(ctx context.Context, name string, req Request, force, w
 			case <-ctx.Done():
 				return fetch.Result{Account: name, Start: now, Err: context.Cause(ctx)}
 			}
-		}
-		if force && a.paused {
-			d.log.Info().Str("account", name).Msg("paused account polled on request")
 		}
 		result := make(chan fetch.Result, 1)
 		d.startLocked(a, req, result)
@@ -531,8 +649,10 @@ func (d *Daemon) Resume(name string) error {
 	}
 	wasPaused := a.paused
 	d.resumeLocked(a)
+	cfg := a.cfg
 	d.mu.Unlock()
 	if wasPaused {
+		d.savePause(cfg, nil)
 		d.log.Info().Str("account", name).Msg("account resumed")
 	}
 	_, err := d.PollNow(context.Background(), []string{name}, Request{}, false, false)
@@ -552,6 +672,16 @@ func (d *Daemon) resumeLocked(a *account) {
 // The state path cannot change while the daemon holds the store; the
 // caller checks that.
 func (d *Daemon) Reload(cfg *config.Config) {
+	fps := make(map[string]string, len(cfg.Accounts))
+	for _, c := range cfg.Accounts {
+		fps[c.Name] = credentialsFingerprint(c) // reads files: not under the lock
+	}
+	var unpaused []*config.Account
+	defer func() {
+		for _, c := range unpaused {
+			d.savePause(c, nil)
+		}
+	}()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	seen := map[string]bool{}
@@ -559,7 +689,7 @@ func (d *Daemon) Reload(cfg *config.Config) {
 		seen[c.Name] = true
 		a := d.accounts[c.Name]
 		if a == nil {
-			if err := d.addLocked(c); err != nil {
+			if err := d.addLocked(c, fps[c.Name]); err != nil {
 				d.log.Error().Err(err).Str("account", c.Name).Msg("account not scheduled")
 			} else {
 				d.log.Info().Str("account", c.Name).Msg("account added by reload")
@@ -577,9 +707,12 @@ func (d *Daemon) Reload(cfg *config.Config) {
 				a.entry = d.cron.Schedule(&jittered{inner: sched, max: c.Jitter}, cron.FuncJob(func() { d.tick(name) }))
 			}
 		}
-		fp := credentialsFingerprint(c)
+		fp := fps[c.Name]
 		if fp != a.credentials && (a.paused || a.authFailures > 0) {
 			d.log.Info().Str("account", c.Name).Msg("credentials changed: pause and backoff lifted")
+			if a.paused {
+				unpaused = append(unpaused, c)
+			}
 			d.resumeLocked(a)
 		}
 		a.credentials = fp

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"fetchd/internal/config"
 	"fetchd/internal/fetch"
 	"fetchd/internal/pop3"
+	"fetchd/internal/state"
 )
 
 // fakePolls is a PollFunc that records what ran and how many ran at once.
@@ -475,4 +477,130 @@ func TestJittered(t *testing.T) {
 	if d := j.Next(t0).Sub(t0); d != time.Minute {
 		t.Fatalf("activation after %v without jitter", d)
 	}
+}
+
+// memPauses is a PauseStore in memory.
+type memPauses struct {
+	mu sync.Mutex
+	m  map[string]*state.Pause
+}
+
+func (p *memPauses) LoadPause(a *config.Account) (*state.Pause, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.m[mailboxKey(a)], nil
+}
+
+func (p *memPauses) SavePause(a *config.Account, pause *state.Pause) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pause == nil {
+		delete(p.m, mailboxKey(a))
+	} else {
+		p.m[mailboxKey(a)] = pause
+	}
+	return nil
+}
+
+func (p *memPauses) has(a *config.Account) bool {
+	pause, _ := p.LoadPause(a)
+	return pause != nil
+}
+
+// A pause survives a restart unless the credentials changed meanwhile, and
+// requested polls do not get past it.
+func TestDaemon_PauseSurvivesRestart(t *testing.T) {
+	f := newFakePolls(0)
+	f.result = func(string, int) fetch.Result { return fetch.Result{Err: authError()} }
+	pauses := &memPauses{m: map[string]*state.Pause{}}
+	a := testAccount("acct", "s", "@every 1h")
+	a.PauseAfterAuthFailures = 1
+	a.Password = "wrong"
+	d, stop := start(t, Options{Config: testConfig(a), Poll: f.poll, Pauses: pauses})
+	eventually(t, 10*time.Second, "paused and recorded", func() bool {
+		return d.Status().Accounts[0].State == "paused" && pauses.has(a)
+	})
+	res, err := d.PollNow(context.Background(), nil, Request{}, true, true)
+	if err != nil || !errors.Is(res[0].Err, ErrPaused) {
+		t.Fatalf("a requested poll of a paused account: %v, %+v; want ErrPaused", err, res)
+	}
+	stop()
+	if n := f.count("acct"); n != 1 {
+		t.Fatalf("%d logins, want 1", n)
+	}
+
+	// Restarted with the same credentials: still paused, no login.
+	d2, stop2 := start(t, Options{Config: testConfig(a), Poll: f.poll, Pauses: pauses})
+	time.Sleep(300 * time.Millisecond)
+	if st := d2.Status().Accounts[0]; st.State != "paused" || f.count("acct") != 1 {
+		t.Fatalf("after a restart: state %q, %d logins; want still paused, no login", st.State, f.count("acct"))
+	}
+	if err := d2.Resume("acct"); err != nil {
+		t.Fatal(err)
+	}
+	if pauses.has(a) {
+		t.Errorf("resume left the pause recorded")
+	}
+	eventually(t, 5*time.Second, "a login after resume", func() bool { return f.count("acct") == 2 })
+	eventually(t, 5*time.Second, "paused again", func() bool { return pauses.has(a) })
+	stop2()
+
+	// Restarted with new credentials: the pause is lifted.
+	fixed := *a
+	fixed.Password = "right"
+	f.result = nil
+	d3, stop3 := start(t, Options{Config: testConfig(&fixed), Poll: f.poll, Pauses: pauses})
+	eventually(t, 5*time.Second, "polled with the new credentials", func() bool { return f.count("acct") == 3 })
+	if st := d3.Status().Accounts[0]; st.State == "paused" || pauses.has(a) {
+		t.Errorf("after a restart with new credentials: state %q, recorded %v", st.State, pauses.has(a))
+	}
+	stop3()
+}
+
+// One mailbox under two names (a rename by reload while its poll runs) is
+// never polled twice at once.
+func TestDaemon_OneMailboxOnePollAcrossRename(t *testing.T) {
+	f := newFakePolls(0)
+	f.block = make(chan struct{})
+	first := f.block
+	old := testAccount("old", "s", "@every 1h")
+	d, stop := start(t, Options{Config: testConfig(old), Poll: f.poll})
+	eventually(t, 5*time.Second, "old polling", func() bool { return f.count("old") == 1 })
+	renamed := *old
+	renamed.Name = "new"
+	d.Reload(testConfig(&renamed))
+	if _, err := d.PollNow(context.Background(), []string{"new"}, Request{}, true, false); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := f.count("new"); n != 0 {
+		t.Fatalf("the renamed account polled while the old name's poll of the same mailbox ran")
+	}
+	f.mu.Lock()
+	f.block = nil
+	f.mu.Unlock()
+	close(first)
+	res, err := d.PollNow(context.Background(), []string{"new"}, Request{}, true, true)
+	if err != nil || res[0].Err != nil || f.count("new") != 1 {
+		t.Fatalf("after the old poll ended: %v %+v, %d polls of new", err, res, f.count("new"))
+	}
+	stop()
+}
+
+// A poll request that is not forced (SIGUSR1) honours the backoff; a
+// forced one (fetchd once) does not.
+func TestDaemon_RequestedPollsAndBackoff(t *testing.T) {
+	f := newFakePolls(0)
+	f.result = func(string, int) fetch.Result { return fetch.Result{Err: errors.New("connection refused")} }
+	d, stop := start(t, Options{Config: testConfig(testAccount("a", "s", "@every 1h")), Poll: f.poll, BackoffBase: time.Hour})
+	eventually(t, 5*time.Second, "backing off", func() bool { return d.Status().Accounts[0].State == "backing off" })
+	res, _ := d.PollNow(context.Background(), nil, Request{}, false, true)
+	if res[0].Err == nil || !strings.Contains(res[0].Err.Error(), "backing off") || f.count("a") != 1 {
+		t.Fatalf("unforced poll during backoff: %+v after %d polls; want it refused", res, f.count("a"))
+	}
+	d.PollNow(context.Background(), nil, Request{}, true, true)
+	if n := f.count("a"); n != 2 {
+		t.Fatalf("%d polls after a forced request, want 2", n)
+	}
+	stop()
 }

@@ -1,7 +1,10 @@
 package schedule
 
 import (
+	"crypto/pbkdf2"
+	crand "crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"io"
 	"math/rand/v2"
@@ -11,6 +14,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"fetchd/internal/config"
+	"fetchd/internal/state"
 )
 
 // jittered delays each activation of a schedule by a random amount, at most
@@ -70,4 +74,29 @@ func credentialsFingerprint(a *config.Account) string {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// proofIterations makes a recorded pause's proof slow to test guesses
+// against: it is derived from the credentials, password included, and the
+// state file may be read by someone who should not learn the password.
+const proofIterations = 200_000
+
+// newPause is the record of a pause, with a salted, slow proof of the
+// credentials (fingerprint fp) the server rejected, so that a restart can
+// tell whether they changed without the store holding them.
+func newPause(reason, fp string) *state.Pause {
+	salt := make([]byte, 16)
+	crand.Read(salt)
+	proof, _ := pbkdf2.Key(sha256.New, fp, salt, proofIterations, 32)
+	return &state.Pause{Since: time.Now(), Reason: reason, Salt: salt, Proof: proof}
+}
+
+// pauseMatches reports whether p was recorded for the credentials whose
+// fingerprint is fp.
+func pauseMatches(p *state.Pause, fp string) bool {
+	if len(p.Salt) == 0 || len(p.Proof) == 0 {
+		return true // no proof to compare: keep the pause, resume lifts it
+	}
+	proof, err := pbkdf2.Key(sha256.New, fp, p.Salt, proofIterations, 32)
+	return err == nil && subtle.ConstantTimeCompare(proof, p.Proof) == 1
 }

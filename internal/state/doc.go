@@ -26,6 +26,10 @@
 // damaged or foreign file aside, never deleting it, and starts a fresh store;
 // IsFresh and Created let the fetcher notice that it lost its memory.
 //
+// SetPause records that an account is paused after repeated rejected logins,
+// with a salted proof of the rejected credentials (never the credentials), so
+// the pause survives a restart; Pause reads it back.
+//
 // Accounts are identified by server, port and user (AccountKey), not by their
 // display name, so renaming an account in the config does not download its mail
 // again. The on-disk layout and its versioning are described in schema.go.

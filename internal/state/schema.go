@@ -17,6 +17,10 @@ import (
 //	accounts/                      bucket
 //	    <AccountKey.String()>/     bucket per account, e.g. "pop3://me%40x.com@pop.x.com:995"
 //	        name                   the account's display name from the config (informational)
+//	        paused                 added to version 3 without a bump (see History), written
+//	                               by SetPause, absent when the account is not paused;
+//	                               value = 1 byte pause format (1), then a JSON object
+//	                               (see pause.go)
 //	        uidls/                 bucket; key = UIDL bytes, value = record (see record.go:
 //	                               1 byte record format, 1 byte state, int64 delivered
 //	                               nanos, int64 size, int64 deleted nanos)
@@ -51,6 +55,17 @@ import (
 //	   means empty), and the bump makes a fetchd that reads only version 2
 //	   refuse the store: it would keep absence entries of pruned records
 //	   forever and could not read format 2 progress.
+//	   Added later to version 3, with no bump: paused in the account's
+//	   bucket, so that an account paused after repeated rejected logins
+//	   stays paused across a restart. A fetchd that does not know the key
+//	   ignores it (its readers take only the keys and buckets they name) and
+//	   logs in again, which is what it always did after a restart: nothing
+//	   is delivered twice or lost, and a bump would only stop that fetchd
+//	   from opening the store at all. The one leftover is harmless: a pause
+//	   that an older fetchd outlived (it logged in fine) is still there when
+//	   a newer one runs again, which then stays paused (it logs in less, not
+//	   more) until it sees other credentials than Proof was made from, or
+//	   `fetchd resume` clears it.
 //
 // An empty or new file is initialised as the current version. A bbolt file with
 // buckets but no meta bucket is refused as not a fetchd state store, and a store
@@ -60,7 +75,9 @@ import (
 // version to migrations, run `go test -run TestGolden -update` to write
 // testdata/vN.db for the new version, and keep every older testdata/v*.db: the
 // golden test opens each of them, so a change that can no longer read (or
-// migrate) an old store fails.
+// migrate) an old store fails. A key or bucket that a fetchd reading only the
+// current version would ignore without harm is added without a bump (as
+// paused was): note it in the History under the current version.
 const schemaVersion uint32 = 3
 
 var (
@@ -73,6 +90,7 @@ var (
 	keyVersion     = []byte("schema_version")
 	keyCreated     = []byte("created")
 	keyName        = []byte("name")
+	keyPaused      = []byte("paused")
 )
 
 // migrations[v] upgrades a store from schema version v to v+1. Version 1 is the
