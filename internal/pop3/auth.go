@@ -13,21 +13,40 @@ import (
 type AuthMethod int
 
 const (
-	AuthAuto AuthMethod = iota // APOP if the greeting has a timestamp, else USER/PASS
-	AuthUser                   // USER and PASS (RFC 1939 §7)
-	AuthAPOP                   // APOP (RFC 1939 §7)
+	AuthAuto        AuthMethod = iota // the strongest the server offers (see Login)
+	AuthUser                          // USER and PASS (RFC 1939 §7)
+	AuthAPOP                          // APOP (RFC 1939 §7)
+	AuthPlain                         // AUTH PLAIN (RFC 5034, RFC 4616)
+	AuthLogin                         // AUTH LOGIN (draft-murchison-sasl-login)
+	AuthCRAMMD5                       // AUTH CRAM-MD5 (RFC 2195)
+	AuthSCRAMSHA1                     // AUTH SCRAM-SHA-1 (RFC 5802)
+	AuthSCRAMSHA256                   // AUTH SCRAM-SHA-256 (RFC 7677)
+	AuthXOAUTH2                       // AUTH XOAUTH2 (Google, Microsoft); the secret is an access token
+	AuthOAuthBearer                   // AUTH OAUTHBEARER (RFC 7628); the secret is an access token
 )
 
+var authNames = map[AuthMethod]string{
+	AuthAuto: "auto", AuthUser: "user", AuthAPOP: "apop", AuthPlain: "plain", AuthLogin: "login",
+	AuthCRAMMD5: "cram-md5", AuthSCRAMSHA1: "scram-sha-1", AuthSCRAMSHA256: "scram-sha-256",
+	AuthXOAUTH2: "xoauth2", AuthOAuthBearer: "oauthbearer",
+}
+
+// String is the method's name as the configuration spells it.
 func (m AuthMethod) String() string {
-	switch m {
-	case AuthAuto:
-		return "auto"
-	case AuthUser:
-		return "user"
-	case AuthAPOP:
-		return "apop"
+	if n, ok := authNames[m]; ok {
+		return n
 	}
 	return fmt.Sprintf("AuthMethod(%d)", int(m))
+}
+
+// ParseAuthMethod is the inverse of String.
+func ParseAuthMethod(s string) (AuthMethod, bool) {
+	for m, n := range authNames {
+		if n == s {
+			return m, true
+		}
+	}
+	return 0, false
 }
 
 // Login authenticates and enters the TRANSACTION state (RFC 1939 §5).

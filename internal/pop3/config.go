@@ -64,6 +64,14 @@ type Config struct {
 	// line without CRLF. Passwords and APOP digests are replaced with
 	// "<redacted>"; message bodies and listings are not traced.
 	Trace func(dir, line string)
+
+	// Pinning. When either list is set, the server's certificate must
+	// match one of its entries (SHA-256 of the leaf certificate's DER, or
+	// of its SubjectPublicKeyInfo), and a pinned certificate is accepted
+	// even when no CA vouches for it (a self-signed server). Host name and
+	// expiry are then not checked: the pin names the exact key.
+	CertFingerprints [][32]byte
+	SPKIPins         [][32]byte
 }
 
 const (

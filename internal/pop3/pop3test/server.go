@@ -74,6 +74,14 @@ const (
 	idleTimeout      = 10 * time.Minute // RFC 1939 §3: autologout timer of at least 10 minutes
 )
 
+// CertOptions shape the fake server's certificate for TLS tests. The zero
+// value is a valid certificate for CertHosts signed by the server's own CA
+// (ClientTLSConfig and CertPool trust it).
+type CertOptions struct {
+	Expired    bool // NotAfter in the past
+	SelfSigned bool // signed by itself, not by the CA that CertPool holds
+}
+
 // Server is a fake POP3 server. Create it with NewServer.
 type Server struct {
 	User, Password     string    // credentials; default "user", "pass"
@@ -109,6 +117,21 @@ type Server struct {
 	// The body faults apply to the paced body as to any other. After Start
 	// use SetBodyRate.
 	BodyRate int64
+
+	// SASL lists the RFC 5034 mechanisms CAPA announces ("SASL PLAIN
+	// SCRAM-SHA-256 ...") and AUTH accepts, among PLAIN, LOGIN, CRAM-MD5,
+	// SCRAM-SHA-1, SCRAM-SHA-256, XOAUTH2 and OAUTHBEARER. Password
+	// mechanisms check User and Password; the OAuth ones check ValidToken.
+	SASL []string
+	// ValidToken judges an OAuth2 bearer token (XOAUTH2, OAUTHBEARER);
+	// nil accepts exactly Password as the token.
+	ValidToken func(user, token string) bool
+
+	// TLS test options (the TLS matrix): TLSMaxVersion caps the version
+	// the server speaks (tls.VersionTLS11 makes a server fetchd must
+	// refuse); CertOptions shape the certificate it presents.
+	TLSMaxVersion uint16
+	CertOptions   CertOptions
 
 	tb   testing.TB
 	cfg  settings // snapshot taken by Start, read-only afterwards
