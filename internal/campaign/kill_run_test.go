@@ -166,8 +166,20 @@ func runKillCampaign(t *testing.T, d *testharness.Dovecot, tg killTarget, size k
 
 // settle waits until dir is empty, or for at most max.
 func settle(dir string, max time.Duration) {
+	// An MDA orphaned by the kill may not have created its tmp file yet
+	// when the first look finds tmp/ empty; it would then deliver during
+	// the next run and its duplicate count against that run's kill. So
+	// tmp/ must stay empty for a while.
+	const quiet = 300 * time.Millisecond
+	var emptySince time.Time
 	for deadline := time.Now().Add(max); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if es, err := os.ReadDir(dir); err != nil || len(es) == 0 {
+		if es, err := os.ReadDir(dir); err == nil && len(es) > 0 {
+			emptySince = time.Time{}
+			continue
+		}
+		if emptySince.IsZero() {
+			emptySince = time.Now()
+		} else if time.Since(emptySince) >= quiet {
 			return
 		}
 	}
