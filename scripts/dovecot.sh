@@ -166,7 +166,7 @@ ssl_cert = <$dir/cert.pem
 ssl_key = <$dir/key.pem
 $dh
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login cram-md5 scram-sha-1 scram-sha-256
 auth_verbose = yes
 
 # Any user name logs in with the password "$PASSWORD" and gets its own fresh mailbox.

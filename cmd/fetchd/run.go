@@ -22,6 +22,7 @@ Usage:
   fetchd once [-c FILE] [ACCOUNT...]   poll each account (or those named) once
   fetchd retry [-c FILE] [ACCOUNT...]  retry messages held after a permanent failure, then poll
   fetchd check [-c FILE]               validate the configuration and list the accounts
+  fetchd doctor [-c FILE] ACCOUNT      show the server's certificates, capabilities and login method
   fetchd status [-c FILE] [--json]     each account's last poll, result, next poll and error
   fetchd resume [-c FILE] ACCOUNT...   lift the pause of an account whose login kept failing
   fetchd --version                     print the version
@@ -57,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		return runDaemon(ctx, args[1:], stdout, stderr)
+	case "doctor":
+		return runDoctor(ctx, args[1:], stdout, stderr)
 	case "status":
 		return runStatus(ctx, args[1:], stdout, stderr)
 	case "resume":

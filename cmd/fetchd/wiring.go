@@ -27,15 +27,22 @@ func buildAccount(a *config.Account, cfg *config.Config, log zerolog.Logger) (*f
 		return nil, err
 	}
 	hostname, _ := os.Hostname()
+	tlsCfg, err := a.TLSConfig()
+	if err != nil {
+		return nil, err
+	}
 	out := &fetch.Account{
 		Name: a.Name,
 		Key:  accountKey(a),
 		Server: pop3.Config{
-			Addr:           a.Addr(),
-			TLS:            tlsMode(a.TLS),
-			AllowInsecure:  a.AllowInsecure,
-			Timeout:        a.Timeout,
-			MaxMessageSize: a.MaxMessageSize,
+			Addr:             a.Addr(),
+			TLS:              tlsMode(a.TLS),
+			AllowInsecure:    a.AllowInsecure,
+			Timeout:          a.Timeout,
+			MaxMessageSize:   a.MaxMessageSize,
+			TLSConfig:        tlsCfg,
+			CertFingerprints: a.TLSFingerprints,
+			SPKIPins:         a.TLSPinsSPKI,
 		},
 		ServerName:       a.Server,
 		User:             a.User,
@@ -193,14 +200,10 @@ func tlsMode(s string) pop3.TLSMode {
 }
 
 func authMethod(s string) pop3.AuthMethod {
-	switch s {
-	case "user":
-		return pop3.AuthUser
-	case "apop":
-		return pop3.AuthAPOP
-	default:
-		return pop3.AuthAuto
+	if m, ok := pop3.ParseAuthMethod(s); ok {
+		return m
 	}
+	return pop3.AuthAuto // config validated it
 }
 
 // newLogger builds the logger the configuration asks for; see

@@ -138,6 +138,11 @@ func (d *decoder) account(w where, t map[string]any, inh *inherited) *Account {
 	if a.Auth == "" {
 		a.Auth = DefaultAuth
 	}
+	if a.TLSMinVersion == "" {
+		a.TLSMinVersion = DefaultTLSMinVersion
+	}
+	a.TLSFingerprints = parsePins(a.TLSFingerprint, parseFingerprint)
+	a.TLSPinsSPKI = parsePins(a.TLSPinSPKI, parseSPKIPin)
 	if !present["timeout"] {
 		a.Timeout = DefaultTimeout
 	}

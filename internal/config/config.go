@@ -50,20 +50,45 @@ func (c *Config) Account(name string) *Account {
 
 // Account is one POP3 mailbox, merged with [defaults] and validated.
 type Account struct {
-	Name            string // unique, [A-Za-z0-9._-]+
-	Server          string // host name or IP address, no port
-	Port            int    // default 995 with implicit TLS, 110 otherwise
-	TLS             string // "implicit" (default) | "starttls" | "none"
-	AllowInsecure   bool   // credentials may cross the network in cleartext
-	User            string
+	Name          string // unique, [A-Za-z0-9._-]+
+	Server        string // host name or IP address, no port
+	Port          int    // default 995 with implicit TLS, 110 otherwise
+	TLS           string // "implicit" (default) | "starttls" | "none"
+	AllowInsecure bool   // credentials may cross the network in cleartext
+	User          string
+
+	// The password (or, with auth "xoauth2" or "oauthbearer", the access
+	// token) comes from exactly one of these, resolved by Secret.
 	Password        string   // inline secret; never printed by Describe or String
 	PasswordFile    string   // absolute path, "~/" expanded
 	PasswordCommand []string // argv, run without a shell
-	Auth            string   // "auto" (default) | "user" | "apop"
-	Keep            bool     // keep messages on the server after delivery
-	Timeout         time.Duration
-	MaxMessageSize  int64 // bytes; 0 = no limit
-	Deliver         []Deliver
+	// PasswordCredential names a file in $CREDENTIALS_DIRECTORY (systemd
+	// LoadCredential=); a plain file name.
+	PasswordCredential string
+	// Auth is "auto" (default), "user", "apop", or a SASL mechanism:
+	// "plain", "login", "cram-md5", "scram-sha-1", "scram-sha-256",
+	// "xoauth2", "oauthbearer" (pop3.ParseAuthMethod takes each).
+	Auth           string
+	Keep           bool // keep messages on the server after delivery
+	Timeout        time.Duration
+	MaxMessageSize int64 // bytes; 0 = no limit
+	Deliver        []Deliver
+
+	// TLS. TLSConfig turns the first five into a *tls.Config.
+	TLSMinVersion string // "1.2" (default) | "1.3"
+	CAFile        string // PEM bundle trusted instead of the system roots; "" = system roots
+	TLSServerName string // the name the certificate must match; "" = Server
+	TLSClientCert string // PEM client certificate; set with TLSClientKey or not at all
+	TLSClientKey  string // PEM private key, mode 0600 or stricter
+	// Pins: when either list is set, the server's certificate must match
+	// one entry (pop3.Config.CertFingerprints and SPKIPins), and a pinned
+	// self-signed certificate is accepted. Only with TLS "implicit" or
+	// "starttls". The strings are as written; the arrays are their SHA-256
+	// values, in the same order.
+	TLSFingerprint  []string   // SHA-256 of the certificate, hex, colons optional
+	TLSPinSPKI      []string   // base64 SHA-256 of the SubjectPublicKeyInfo, "sha256/" optional
+	TLSFingerprints [][32]byte // parsed TLSFingerprint
+	TLSPinsSPKI     [][32]byte // parsed TLSPinSPKI
 
 	// What to do with a message a delivery target refuses permanently:
 	// "keep" (default) leaves it on the server and tries again after
@@ -96,13 +121,14 @@ type Account struct {
 
 // Built-in defaults, applied after [defaults] for keys nobody set.
 const (
-	DefaultTimeout  = 60 * time.Second
-	DefaultTLS      = "implicit"
-	DefaultAuth     = "auto"
-	DefaultLogLevel = "info"
-	DefaultLogFmt   = "auto"
-	PortImplicitTLS = 995
-	PortPlain       = 110 // also the STARTTLS port
+	DefaultTimeout       = 60 * time.Second
+	DefaultTLS           = "implicit"
+	DefaultAuth          = "auto"
+	DefaultTLSMinVersion = "1.2"
+	DefaultLogLevel      = "info"
+	DefaultLogFmt        = "auto"
+	PortImplicitTLS      = 995
+	PortPlain            = 110 // also the STARTTLS port
 
 	DefaultOnPermanentFailure = "keep"
 	DefaultFailedRetryAfter   = 24 * time.Hour

@@ -152,11 +152,31 @@ func TestParse_AccountKeys(t *testing.T) {
 		{"password_command empty program", map[string]string{"password_file": "-", "password_command": `[""]`}, "password_command: must name a program", nil},
 		{"password_command string", map[string]string{"password_file": "-", "password_command": `"pass show x"`}, "password_command: must be an array of strings", nil},
 		{"password_command non-string", map[string]string{"password_file": "-", "password_command": `["pass", 1]`}, "password_command: element 2 must be a string, got the integer 1", nil},
+		{"password_credential", map[string]string{"password_file": "-", "password_credential": `"fetchd-work"`}, "", func(a *Account) bool {
+			return a.PasswordCredential == "fetchd-work" && a.PasswordFile == ""
+		}},
+		{"password_credential dots", map[string]string{"password_file": "-", "password_credential": `"work.pass"`}, "", func(a *Account) bool { return a.PasswordCredential == "work.pass" }},
+		{"password_credential path", map[string]string{"password_file": "-", "password_credential": `"/run/credentials/fetchd.service/work"`},
+			`config.toml:3: account "work": password_credential: must be a plain name, the NAME of LoadCredential=NAME:/path in the unit (no "/"), got "/run/credentials/fetchd.service/work"`, nil},
+		{"password_credential slash", map[string]string{"password_file": "-", "password_credential": `"a/b"`}, `password_credential: must be a plain name`, nil},
+		{"password_credential dot", map[string]string{"password_file": "-", "password_credential": `"."`}, `password_credential: must be a plain name`, nil},
+		{"password_credential dot dot", map[string]string{"password_file": "-", "password_credential": `".."`}, `password_credential: must be a plain name`, nil},
+		{"password_credential NUL", map[string]string{"password_file": "-", "password_credential": `"a\u0000b"`}, `password_credential: must be a plain name`, nil},
+		{"password_credential empty", map[string]string{"password_file": "-", "password_credential": `""`}, `password_credential: must not be empty: give the name of a systemd credential`, nil},
+		{"password_credential too long", map[string]string{"password_file": "-", "password_credential": `"` + strings.Repeat("a", 256) + `"`}, `password_credential: must be at most 255 bytes`, nil},
+		{"password_credential number", map[string]string{"password_file": "-", "password_credential": `1`}, `password_credential: must be a string, got the integer 1`, nil},
+		{"password_credential and file", map[string]string{"password_credential": `"work"`},
+			"config.toml:3: account \"work\": password_credential: conflicts with password_file: set exactly one of password, password_file, password_command, password_credential", nil},
 
 		{"auth default", nil, "", func(a *Account) bool { return a.Auth == "auto" }},
 		{"auth apop", map[string]string{"auth": `"apop"`}, "", func(a *Account) bool { return a.Auth == "apop" }},
 		{"auth user", map[string]string{"auth": `"user"`}, "", func(a *Account) bool { return a.Auth == "user" }},
-		{"auth bad", map[string]string{"auth": `"plain"`}, `auth: must be one of "auto", "user", "apop", got "plain"`, nil},
+		{"auth scram-sha-256", map[string]string{"auth": `"scram-sha-256"`}, "", func(a *Account) bool { return a.Auth == "scram-sha-256" }},
+		{"auth xoauth2 token from a helper", map[string]string{"auth": `"xoauth2"`, "password_file": "-", "password_command": `["oauth2-token", "work"]`}, "",
+			func(a *Account) bool { return a.Auth == "xoauth2" && a.PasswordCommand[0] == "oauth2-token" }},
+		{"auth bad", map[string]string{"auth": `"gssapi"`}, `config.toml:2: account "work": auth: must be one of "auto", "user", "apop", "plain", "login", ` +
+			`"cram-md5", "scram-sha-1", "scram-sha-256", "xoauth2", "oauthbearer", got "gssapi"`, nil},
+		{"auth upper case", map[string]string{"auth": `"PLAIN"`}, `auth: must be one of "auto"`, nil},
 
 		{"keep default", nil, "", func(a *Account) bool { return !a.Keep }},
 		{"keep true", map[string]string{"keep": "true"}, "", func(a *Account) bool { return a.Keep }},

@@ -233,6 +233,8 @@ func TestAccount_SameCredentials(t *testing.T) {
 		{"command argument", func(a *Account) { a.PasswordCommand = []string{"pass", "show", "home"} }, false},
 		{"command longer", func(a *Account) { a.PasswordCommand = append(slices.Clone(a.PasswordCommand), "-x") }, false},
 		{"command removed", func(a *Account) { a.PasswordCommand = nil }, false},
+		{"credential", func(a *Account) { a.PasswordCredential = "work" }, false},
+		{"TLS settings are not credentials", func(a *Account) { a.TLSMinVersion, a.CAFile = "1.3", "/ca.pem" }, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -40,6 +40,9 @@ type Deliver struct {
 	SMTPPassword        string   // inline secret; never printed by String
 	SMTPPasswordFile    string   // absolute path, "~/" expanded
 	SMTPPasswordCommand []string // argv, run without a shell
+	// SMTPPasswordCredential names a file in $CREDENTIALS_DIRECTORY
+	// (systemd LoadCredential=).
+	SMTPPasswordCredential string
 
 	account string // the account's name, for SMTPSecret's messages
 }
@@ -93,8 +96,8 @@ func (d Deliver) String() string {
 func (d Deliver) GoString() string { return "config.Deliver{" + d.String() + "}" }
 
 // SMTPSecret resolves the SMTP password: smtp_password, the contents of
-// smtp_password_file or the output of smtp_password_command, under the same
-// rules as Account.Secret. It returns "" and no error when the entry has no
+// smtp_password_file or of the credential smtp_password_credential, or the
+// output of smtp_password_command, under the same rules as Account.Secret. It returns "" and no error when the entry has no
 // password source (no SMTP AUTH).
 func (d *Deliver) SMTPSecret(ctx context.Context) (string, error) {
 	owner := "smtp " + d.SMTP
@@ -104,6 +107,7 @@ func (d *Deliver) SMTPSecret(ctx context.Context) (string, error) {
 	return secretSource{
 		owner: owner, prefix: "smtp_",
 		inline: d.SMTPPassword, file: d.SMTPPasswordFile, command: d.SMTPPasswordCommand,
+		credential: d.SMTPPasswordCredential,
 	}.resolve(ctx)
 }
 

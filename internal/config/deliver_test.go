@@ -145,10 +145,19 @@ func TestParse_DeliverSMTPAuth(t *testing.T) {
 			return d.SMTPUser == "me" && d.SMTPPasswordFile == home+"/.smtp"
 		}},
 		{"inline", []string{remote, `smtp_user = "me"`, `smtp_password = "pw"`}, "", func(d Deliver) bool { return d.SMTPPassword == "pw" }},
+		{"credential", []string{remote, `smtp_user = "me"`, `smtp_password_credential = "smtp"`}, "", func(d Deliver) bool {
+			return d.SMTPPasswordCredential == "smtp" && d.SMTPPassword == ""
+		}},
+		{"credential path", []string{remote, `smtp_user = "me"`, `smtp_password_credential = "../smtp"`},
+			`deliver #1: smtp_password_credential: must be a plain name, the NAME of LoadCredential=NAME:/path in the unit (no "/"), got "../smtp"`, nil},
+		{"credential and file", []string{remote, `smtp_user = "me"`, `smtp_password_file = "/p"`, `smtp_password_credential = "smtp"`},
+			"smtp_password_credential: conflicts with smtp_password_file: set at most one of smtp_password, smtp_password_file, smtp_password_command, smtp_password_credential", nil},
+		{"credential without user", []string{remote, `smtp_password_credential = "smtp"`}, "deliver #1: smtp_password_credential: needs smtp_user", nil},
+		{"credential on maildir", []string{`maildir = "/m"`, `smtp_password_credential = "smtp"`}, "smtp_password_credential: only applies to smtp targets, this entry is maildir", nil},
 		{"command", []string{remote, `smtp_user = "me"`, `smtp_password_command = ["pass", "smtp"]`}, "", func(d Deliver) bool {
 			return slices.Equal(d.SMTPPasswordCommand, []string{"pass", "smtp"})
 		}},
-		{"user without password", []string{remote, `smtp_user = "me"`}, "deliver #1: smtp_user: needs a password: set smtp_password_file", nil},
+		{"user without password", []string{remote, `smtp_user = "me"`}, "deliver #1: smtp_user: needs a password: set smtp_password_file, smtp_password_command, smtp_password_credential or smtp_password", nil},
 		{"password without user", []string{remote, `smtp_password_file = "/p"`}, "deliver #1: smtp_password_file: needs smtp_user", nil},
 		{"two sources", []string{remote, `smtp_user = "me"`, `smtp_password = "pw"`, `smtp_password_file = "/p"`},
 			"smtp_password_file: conflicts with smtp_password: set at most one of smtp_password, smtp_password_file, smtp_password_command", nil},

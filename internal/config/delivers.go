@@ -87,7 +87,7 @@ func (d *decoder) checkEntry(w where, kind string, set func(string) bool) {
 	case len(sources) == 1 && !set("smtp_user"):
 		d.add(w, sources[0], `needs smtp_user: set the SMTP login name, e.g. smtp_user = "me@example.com"`)
 	case len(sources) == 0 && set("smtp_user"):
-		d.add(w, "smtp_user", "needs a password: set smtp_password_file, smtp_password_command or smtp_password "+
+		d.add(w, "smtp_user", "needs a password: set smtp_password_file, smtp_password_command, smtp_password_credential or smtp_password "+
 			"(or remove smtp_user if the server needs no login)")
 	}
 }

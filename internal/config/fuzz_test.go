@@ -1,6 +1,8 @@
 package config
 
 import (
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"slices"
 	"strings"
@@ -22,6 +24,11 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(accountTOML(map[string]string{"on_permanent_failure": `"quarantine"`, "quarantine_maildir": `"/q"`}, false)))
 	f.Add([]byte("max_parallel = 8\nmax_per_server = 1\nlisten = \"[::1]:9467\"\nnotify_command = [\"notify\"]\n" +
 		accountTOML(map[string]string{"schedule": `"CRON_TZ=UTC 0 7-22 * * 1-5"`, "jitter": `"0s"`, "backoff_max": `"2h"`, "pause_after_auth_failures": "5"}, false)))
+	f.Add([]byte(accountTOML(map[string]string{"auth": `"scram-sha-256"`, "tls": `"starttls"`, "tls_min_version": `"1.3"`,
+		"tls_server_name": `"192.0.2.1"`, "tls_pin_spki": `["sha256/9WmobTwsjX3aJrXb6iC9XBnus138Y/23JLrE8hwieFA="]`,
+		"tls_fingerprint": `"AB:CD:EF:01:23:45:67:89:00:FF:10:20:30:40:50:60:70:80:90:A0:B0:C0:D0:E0:F0:0F:1E:2D:3C:4B:5A:69"`,
+		"password_file":   "-", "password_credential": `"work"`}, false)))
+	f.Add([]byte(deliverTOML(`smtp = "mail.example.com:587"`, `smtp_user = "me"`, `smtp_password_credential = "smtp"`)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		locate(data)
 		cfg, err := Parse("fuzz.toml", data)
@@ -56,6 +63,17 @@ func FuzzParse(f *testing.F) {
 			if a.TLS == "none" && !a.AllowInsecure {
 				t.Fatalf("insecure account accepted: %+v", *a)
 			}
+			if !slices.Contains(authMethods, a.Auth) || a.TLSMinVersion != "1.2" && a.TLSMinVersion != "1.3" ||
+				(a.TLSClientCert == "") != (a.TLSClientKey == "") {
+				t.Fatalf("invalid auth or TLS settings accepted: %+v", *a)
+			}
+			if len(a.TLSFingerprints) != len(a.TLSFingerprint) || len(a.TLSPinsSPKI) != len(a.TLSPinSPKI) ||
+				a.TLS == "none" && (a.TLSFingerprint != nil || a.TLSPinSPKI != nil) {
+				t.Fatalf("invalid pins accepted: %+v", *a)
+			}
+			if a.PasswordCredential != "" && checkCredential(a.PasswordCredential) != "" {
+				t.Fatalf("invalid password_credential accepted: %+v", *a)
+			}
 			if a.FailedRetryAfter <= 0 || a.OnPermanentFailure == "quarantine" && a.QuarantineMaildir == "" {
 				t.Fatalf("invalid failure policy accepted: %+v", *a)
 			}
@@ -65,7 +83,7 @@ func FuzzParse(f *testing.F) {
 				}
 				mda := d.Kind() == "mda" || d.Kind() == "mda_shell"
 				if mda != (d.MDATimeout > 0) || (d.Kind() == "smtp") != (d.SMTPTLS != "") ||
-					(d.SMTPUser == "") != (d.SMTPPassword == "" && d.SMTPPasswordFile == "" && d.SMTPPasswordCommand == nil) {
+					(d.SMTPUser == "") != (d.SMTPPassword == "" && d.SMTPPasswordFile == "" && d.SMTPPasswordCommand == nil && d.SMTPPasswordCredential == "") {
 					t.Fatalf("invalid deliver entry accepted: %+v", d)
 				}
 			}
@@ -131,6 +149,81 @@ func FuzzPasswordNeverShown(f *testing.F) {
 			case p.Key == "password" && !slices.Contains(fixed, p.Msg):
 				t.Fatalf("value %q: got %q", v, p.Error())
 			}
+		}
+	})
+}
+
+// FuzzParseFingerprint checks that a fingerprint parses only as 32 bytes
+// written as 64 hex digits, with or without colons between the pairs, and
+// that each of its spellings gives the same bytes.
+func FuzzParseFingerprint(f *testing.F) {
+	for _, s := range []string{
+		"AB:CD:EF:01:23:45:67:89:00:FF:10:20:30:40:50:60:70:80:90:A0:B0:C0:D0:E0:F0:0F:1E:2D:3C:4B:5A:69",
+		"abcdef012345678900ff102030405060708090a0b0c0d0e0f00f1e2d3c4b5a69",
+		"ab:cd", "a:bc", "", ":", "sha256 Fingerprint=AB:CD", "AbCdEf012345678900ff102030405060708090a0b0c0d0e0f00f1e2d3c4b5a6",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		fp, err := parseFingerprint(s)
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatalf("%q: empty error", s)
+			}
+			return
+		}
+		s = strings.TrimSpace(s)
+		plain := strings.ReplaceAll(s, ":", "")
+		if len(plain) != 64 || len(s) != 64 && len(s) != 95 {
+			t.Fatalf("%q accepted", s)
+		}
+		lower := hex.EncodeToString(fp[:])
+		if !strings.EqualFold(plain, lower) {
+			t.Fatalf("%q parsed as %s", s, lower)
+		}
+		pairs := make([]string, 32)
+		for i := range pairs {
+			pairs[i] = strings.ToUpper(lower[2*i : 2*i+2])
+		}
+		for _, spelling := range []string{lower, strings.ToUpper(lower), strings.Join(pairs, ":"), strings.ToLower(strings.Join(pairs, ":"))} {
+			if got, err := parseFingerprint(spelling); err != nil || got != fp {
+				t.Fatalf("%q parsed as %x, but %q as %x, %v", s, fp, spelling, got, err)
+			}
+		}
+	})
+}
+
+// FuzzParseSPKIPin checks that a pin parses only as the canonical base64 of
+// 32 bytes, bare or after "sha256/" or "sha256//", and round-trips.
+func FuzzParseSPKIPin(f *testing.F) {
+	for _, s := range []string{
+		"9WmobTwsjX3aJrXb6iC9XBnus138Y/23JLrE8hwieFA=", "sha256/9WmobTwsjX3aJrXb6iC9XBnus138Y/23JLrE8hwieFA=",
+		"sha256//9WmobTwsjX3aJrXb6iC9XBnus138Y/23JLrE8hwieFA=", "9WmobTwsjX3aJrXb6iC9XBnus138Y_23JLrE8hwieFA=",
+		"9WmobTwsjX3aJrXb6iC9XBnus138Y/23JLrE8hwieFA", "9WmobTwsjX3aJrXb6iC9XBnus138Y/23JLrE8hwieFB=", "", "sha256/",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		pin, err := parseSPKIPin(s)
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatalf("%q: empty error", s)
+			}
+			return
+		}
+		b64 := base64.StdEncoding.EncodeToString(pin[:])
+		rest := strings.TrimSpace(s)
+		if len(rest) >= 7 && strings.EqualFold(rest[:7], "sha256/") {
+			rest = rest[7:]
+			if rest != b64 {
+				rest = strings.TrimPrefix(rest, "/")
+			}
+		}
+		if rest != b64 {
+			t.Fatalf("%q accepted as %s", s, b64)
+		}
+		if got, err := parseSPKIPin(b64); err != nil || got != pin {
+			t.Fatalf("%q parsed as %x, but %q as %x, %v", s, pin, b64, got, err)
 		}
 	})
 }

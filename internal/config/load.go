@@ -35,7 +35,7 @@ func Load(path string) (*Config, error) {
 	}
 	cfg, problems, inlinePassword := parse(path, data)
 	if inlinePassword {
-		if msg := exposedSecret(path, fi.Mode()); msg != "" {
+		if msg := exposedSecret(path, fi.Mode(), "a password"); msg != "" {
 			problems = append(problems, &Problem{File: path, Msg: msg})
 		}
 	}
@@ -55,9 +55,10 @@ func Parse(path string, data []byte) (*Config, error) {
 	return cfg, nil
 }
 
-// exposedSecret says what to do when a file holding a secret has mode bits
-// for group or others, or returns "".
-func exposedSecret(path string, mode os.FileMode) string {
+// exposedSecret says what to do when a file holding a secret (what: "a
+// password", "a private key") has mode bits for group or others, or returns
+// "".
+func exposedSecret(path string, mode os.FileMode, what string) string {
 	if runtime.GOOS == "windows" || mode.Perm()&0o077 == 0 {
 		return ""
 	}
@@ -65,7 +66,7 @@ func exposedSecret(path string, mode os.FileMode) string {
 	if err != nil {
 		abs = path
 	}
-	return fmt.Sprintf("holds a password but is readable by others (mode %04o): run chmod 600 %s", mode.Perm(), abs)
+	return fmt.Sprintf("holds %s but is readable by others (mode %04o): run chmod 600 %s", what, mode.Perm(), abs)
 }
 
 // parse returns the configuration, every problem found, and whether the

@@ -45,6 +45,14 @@ func TestParse_DefaultsInheritance(t *testing.T) {
 			a := c.Accounts[0]
 			return a.PasswordFile == "/etc/fetchd/work.pass" && a.PasswordCommand == nil
 		}},
+		{"credential in defaults replaced by own source", "password_credential = \"fetchd\"\n[[defaults.deliver]]\nmaildir = \"/d\"\n", one, "", func(c *Config) bool {
+			a := c.Accounts[0]
+			return a.PasswordFile == "/etc/fetchd/work.pass" && a.PasswordCredential == ""
+		}},
+		{"credential from defaults", "password_credential = \"fetchd\"\n[[defaults.deliver]]\nmaildir = \"/d\"\n",
+			strings.Replace(one, "password_file = \"/etc/fetchd/work.pass\"\n", "", 1), "", func(c *Config) bool {
+				return c.Accounts[0].PasswordCredential == "fetchd"
+			}},
 		{"password source from defaults", "password = \"pw\"\n[[defaults.deliver]]\nmaildir = \"/d\"\n",
 			strings.Replace(one, "password_file = \"/etc/fetchd/work.pass\"\n", "", 1), "", func(c *Config) bool {
 				return c.Accounts[0].Password == "pw"
@@ -161,6 +169,7 @@ func TestSchema(t *testing.T) {
 	sample := map[kind]any{
 		kindString: "x", kindPath: "/x", kindEnum: "x", kindBool: true, kindInt: 1,
 		kindDuration: time.Second, kindSize: int64(1), kindStringList: []string{"x"}, kindIntList: []int{1},
+		kindStrings: []string{"x"},
 	}
 	check := func(key string, k kind, ptr any) {
 		defer func() {

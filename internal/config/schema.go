@@ -19,6 +19,7 @@ const (
 	kindSize                   // *int64: 1234, "50MB", "1MiB"
 	kindStringList             // *[]string
 	kindIntList                // *[]int
+	kindStrings                // *[]string: one string, or an array of them
 )
 
 // field describes one key of a table whose values land in a T.
@@ -77,7 +78,15 @@ var accountFields = []field[Account]{
 	{key: "password", kind: kindString, group: "password", secret: true, check: checkPassword, ptr: func(a *Account) any { return &a.Password }},
 	{key: "password_file", kind: kindPath, group: "password", ptr: func(a *Account) any { return &a.PasswordFile }},
 	{key: "password_command", kind: kindStringList, group: "password", check: checkArgv, ptr: func(a *Account) any { return &a.PasswordCommand }},
-	{key: "auth", kind: kindEnum, enum: []string{"auto", "user", "apop"}, ptr: func(a *Account) any { return &a.Auth }},
+	{key: "password_credential", kind: kindString, group: "password", check: checkCredential, ptr: func(a *Account) any { return &a.PasswordCredential }},
+	{key: "auth", kind: kindEnum, enum: authMethods, ptr: func(a *Account) any { return &a.Auth }},
+	{key: "tls_min_version", kind: kindString, check: checkTLSVersion, ptr: func(a *Account) any { return &a.TLSMinVersion }},
+	{key: "ca_file", kind: kindPath, check: checkCAFile, ptr: func(a *Account) any { return &a.CAFile }},
+	{key: "tls_server_name", kind: kindString, check: checkServerName, ptr: func(a *Account) any { return &a.TLSServerName }},
+	{key: "tls_client_cert", kind: kindPath, check: checkClientCert, ptr: func(a *Account) any { return &a.TLSClientCert }},
+	{key: "tls_client_key", kind: kindPath, check: checkClientKey, ptr: func(a *Account) any { return &a.TLSClientKey }},
+	{key: "tls_fingerprint", kind: kindStrings, check: checkFingerprints, ptr: func(a *Account) any { return &a.TLSFingerprint }},
+	{key: "tls_pin_spki", kind: kindStrings, check: checkSPKIPins, ptr: func(a *Account) any { return &a.TLSPinSPKI }},
 	{key: "keep", kind: kindBool, ptr: func(a *Account) any { return &a.Keep }},
 	{key: "timeout", kind: kindDuration, check: checkPositive, ptr: func(a *Account) any { return &a.Timeout }},
 	{key: "max_message_size", kind: kindSize, check: checkNonNegative, ptr: func(a *Account) any { return &a.MaxMessageSize }},
@@ -113,7 +122,15 @@ var deliverFields = []field[Deliver]{
 	{key: "smtp_password", kind: kindString, group: "smtp_password", secret: true, only: smtpKinds, check: checkPassword, ptr: func(d *Deliver) any { return &d.SMTPPassword }},
 	{key: "smtp_password_file", kind: kindPath, group: "smtp_password", only: smtpKinds, ptr: func(d *Deliver) any { return &d.SMTPPasswordFile }},
 	{key: "smtp_password_command", kind: kindStringList, group: "smtp_password", only: smtpKinds, check: checkArgv, ptr: func(d *Deliver) any { return &d.SMTPPasswordCommand }},
+	{key: "smtp_password_credential", kind: kindString, group: "smtp_password", only: smtpKinds, check: checkCredential, ptr: func(d *Deliver) any { return &d.SMTPPasswordCredential }},
 }
+
+// authMethods are the values of auth, spelled as pop3.AuthMethod.String
+// spells them (TestAuthMethodsMatchPOP3 keeps the two in step). They are
+// listed here rather than taken from package pop3 so that messages name them
+// in a fixed order, and the configuration does not depend on the client.
+var authMethods = []string{"auto", "user", "apop", "plain", "login", "cram-md5",
+	"scram-sha-1", "scram-sha-256", "xoauth2", "oauthbearer"}
 
 // Target kinds that deliver keys apply to.
 var (

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -21,21 +22,23 @@ const (
 	maxStderrLen = 1 << 10  // enough to explain a failure
 )
 
-// Secret resolves the account's password: the inline password, the contents
-// of password_file (minus one trailing newline), or what password_command
-// prints on standard output (minus trailing white space). It is called when
-// the password is needed, not at load time, so a locked keyring does not stop
-// `fetchd check`.
+// Secret resolves the account's password, or its access token with auth
+// "xoauth2" or "oauthbearer": the inline password, the contents of
+// password_file or of the systemd credential password_credential (minus one
+// trailing newline), or what password_command prints on standard output
+// (minus trailing white space). It is called when the password is needed,
+// not at load time, so a locked keyring does not stop `fetchd check`, and a
+// token helper is asked for a fresh token on every login.
 //
 // Errors name the account and say what to do. They never include the
 // password or the command's standard output.
 func (a *Account) Secret(ctx context.Context) (string, error) {
 	src := secretSource{
 		owner:  accountLabel(a.Name),
-		inline: a.Password, file: a.PasswordFile, command: a.PasswordCommand,
+		inline: a.Password, file: a.PasswordFile, command: a.PasswordCommand, credential: a.PasswordCredential,
 	}
 	if src.none() {
-		return "", fmt.Errorf("%s: no password: set password_file, password_command or password", src.owner)
+		return "", fmt.Errorf("%s: no password: set password_file, password_command, password_credential or password", src.owner)
 	}
 	return src.resolve(ctx)
 }
@@ -47,22 +50,24 @@ func (a *Account) Secret(ctx context.Context) (string, error) {
 // that a paused account's credentials changed.
 func (a *Account) SameCredentials(b *Account) bool {
 	return a.User == b.User && a.Auth == b.Auth && a.Password == b.Password &&
-		a.PasswordFile == b.PasswordFile && slices.Equal(a.PasswordCommand, b.PasswordCommand)
+		a.PasswordFile == b.PasswordFile && slices.Equal(a.PasswordCommand, b.PasswordCommand) &&
+		a.PasswordCredential == b.PasswordCredential
 }
 
 // secretSource is where one password comes from: an account's POP3 password
-// or a deliver entry's SMTP password. At most one of inline, file and command
-// is set.
+// or a deliver entry's SMTP password. At most one of inline, file, command
+// and credential is set.
 type secretSource struct {
-	owner   string // names the source's owner in messages: `account "work"`
-	prefix  string // of the keys in messages: "" or "smtp_"
-	inline  string
-	file    string
-	command []string
+	owner      string // names the source's owner in messages: `account "work"`
+	prefix     string // of the keys in messages: "" or "smtp_"
+	inline     string
+	file       string
+	command    []string
+	credential string // a name in $CREDENTIALS_DIRECTORY
 }
 
 func (s secretSource) none() bool {
-	return s.inline == "" && s.file == "" && len(s.command) == 0
+	return s.inline == "" && s.file == "" && len(s.command) == 0 && s.credential == ""
 }
 
 // resolve returns the password, or "" when there is no source.
@@ -74,6 +79,8 @@ func (s secretSource) resolve(ctx context.Context) (string, error) {
 		return s.fromFile()
 	case len(s.command) > 0:
 		return s.fromCommand(ctx)
+	case s.credential != "":
+		return s.fromCredential()
 	}
 	return "", nil
 }
@@ -93,9 +100,43 @@ func (s secretSource) fromFile() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", label, err)
 	}
-	if msg := exposedSecret(p, fi.Mode()); msg != "" {
+	if msg := exposedSecret(p, fi.Mode(), "a password"); msg != "" {
 		return "", fmt.Errorf("%s: %s: %s", s.owner, p, msg)
 	}
+	return readSecret(label, f)
+}
+
+// fromCredential reads a credential that systemd placed in
+// $CREDENTIALS_DIRECTORY (LoadCredential=, LoadCredentialEncrypted=,
+// SetCredential=).
+func (s secretSource) fromCredential() (string, error) {
+	name := s.credential
+	key := s.prefix + "password_credential"
+	label := s.owner + ": " + key + " " + quote(name)
+	dir := os.Getenv("CREDENTIALS_DIRECTORY")
+	if dir == "" {
+		return "", fmt.Errorf("%s: $CREDENTIALS_DIRECTORY is not set: fetchd must run as a systemd service "+
+			"with LoadCredential=%s:/path/to/secret (or LoadCredentialEncrypted=) in its unit; "+
+			"outside systemd use %spassword_file instead", label, name, s.prefix)
+	}
+	p := filepath.Join(dir, name)
+	f, err := os.Open(p)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", fmt.Errorf("%s: %s does not exist: add LoadCredential=%s:/path/to/secret to the unit "+
+				"(the name must match %s)", label, p, name, key)
+		}
+		return "", fmt.Errorf("%s: %w", label, err)
+	}
+	defer f.Close()
+	// No check of the mode: systemd makes the directory and its files
+	// readable by the service's user only, and may give a file mode 0440
+	// with an ACL for that user, which the check would wrongly refuse.
+	return readSecret(label, f)
+}
+
+// readSecret reads a password file: the password, and at most one line end.
+func readSecret(label string, f *os.File) (string, error) {
 	data, err := io.ReadAll(io.LimitReader(f, maxSecretLen+1))
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", label, err)
@@ -114,6 +155,21 @@ func (s secretSource) fromFile() (string, error) {
 	return checkSecret(label, pw, "the file must hold only the password, on one line")
 }
 
+// checkCredential checks a password_credential name: systemd's credential
+// names are file names in $CREDENTIALS_DIRECTORY.
+func checkCredential(v any) string {
+	s := v.(string)
+	switch {
+	case s == "":
+		return "must not be empty: give the name of a systemd credential, the NAME of LoadCredential=NAME:/path in the unit"
+	case s == "." || s == ".." || strings.ContainsAny(s, "/\x00"):
+		return `must be a plain name, the NAME of LoadCredential=NAME:/path in the unit (no "/"), got ` + quote(s)
+	case len(s) > 255:
+		return "must be at most 255 bytes long, a file name"
+	}
+	return ""
+}
+
 func (s secretSource) fromCommand(parent context.Context) (string, error) {
 	argv := s.command
 	// Only the program name: arguments might be secret themselves.
@@ -124,6 +180,7 @@ func (s secretSource) fromCommand(parent context.Context) (string, error) {
 	stdout := &cappedBuffer{max: maxSecretLen}
 	stderr := &cappedBuffer{max: maxStderrLen}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
+	killGroupOnTimeout(cmd)
 	// A grandchild that keeps the pipes open must not hold us past the kill.
 	cmd.WaitDelay = time.Second
 	err := cmd.Run()

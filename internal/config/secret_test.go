@@ -92,3 +92,64 @@ func TestAccount_SecretCommandTimeout(t *testing.T) {
 		t.Errorf("got %v, want context.DeadlineExceeded", err)
 	}
 }
+
+func TestAccount_SecretCredential(t *testing.T) {
+	creds := t.TempDir()
+	// systemd may give a credential mode 0440 with an ACL for the service's
+	// user: no mode check applies.
+	writeFile(t, creds, "work-pass", "s3cret\n", 0o440)
+	writeFile(t, creds, "smtp", "smtp-pw", 0o644)
+	writeFile(t, creds, "two-lines", "a\nleaked\n", 0o400)
+	tests := []struct {
+		name    string
+		env     string // $CREDENTIALS_DIRECTORY
+		cred    string
+		want    string
+		wantErr string // the whole error
+	}{
+		{name: "found", env: creds, cred: "work-pass", want: "s3cret"},
+		{name: "readable by others is fine", env: creds, cred: "smtp", want: "smtp-pw"},
+		{name: "no CREDENTIALS_DIRECTORY", env: "", cred: "work-pass",
+			wantErr: `account "work": password_credential "work-pass": $CREDENTIALS_DIRECTORY is not set: ` +
+				`fetchd must run as a systemd service with LoadCredential=work-pass:/path/to/secret (or LoadCredentialEncrypted=) in its unit; ` +
+				`outside systemd use password_file instead`},
+		{name: "not loaded", env: creds, cred: "home-pass",
+			wantErr: `account "work": password_credential "home-pass": ` + creds + `/home-pass does not exist: ` +
+				`add LoadCredential=home-pass:/path/to/secret to the unit (the name must match password_credential)`},
+		{name: "two lines", env: creds, cred: "two-lines",
+			wantErr: `account "work": password_credential "two-lines": the password contains a line break: the file must hold only the password, on one line`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("CREDENTIALS_DIRECTORY", tt.env)
+			a := &Account{Name: "work", PasswordCredential: tt.cred}
+			got, err := a.Secret(context.Background())
+			if tt.wantErr == "" {
+				if err != nil || got != tt.want {
+					t.Errorf("got %q, %v; want %q", got, err, tt.want)
+				}
+				return
+			}
+			if err == nil || err.Error() != tt.wantErr {
+				t.Errorf("got %q, %v\nwant error %q", got, err, tt.wantErr)
+			}
+		})
+	}
+
+	t.Run("smtp", func(t *testing.T) {
+		t.Setenv("CREDENTIALS_DIRECTORY", creds)
+		d := &Deliver{SMTP: "mail.example.com:587", SMTPUser: "me", SMTPPasswordCredential: "smtp", account: "work"}
+		if got, err := d.SMTPSecret(context.Background()); err != nil || got != "smtp-pw" {
+			t.Errorf("got %q, %v", got, err)
+		}
+		t.Setenv("CREDENTIALS_DIRECTORY", "")
+		_, err := d.SMTPSecret(context.Background())
+		if want := `account "work": smtp mail.example.com:587: smtp_password_credential "smtp": $CREDENTIALS_DIRECTORY is not set: ` +
+			`fetchd must run as a systemd service with LoadCredential=smtp:/path/to/secret`; err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("got %v, want %q…", err, want)
+		}
+		if err != nil && !strings.HasSuffix(err.Error(), "use smtp_password_file instead") {
+			t.Errorf("got %v, want it to suggest smtp_password_file", err)
+		}
+	})
+}

@@ -39,12 +39,22 @@ func (d *decoder) validateAccount(w where, a *Account, present map[string]bool, 
 	switch {
 	case len(sources) == 0:
 		d.add(w, "", `no password: set password_file = "~/.config/fetchd/NAME.pass", `+
-			`password_command = ["pass", "show", "…"], or password = "…"`)
+			`password_command = ["pass", "show", "…"], password_credential = "NAME" (systemd LoadCredential), or password = "…"`)
 	case len(sources) > 1:
 		last := len(sources) - 1
 		d.add(w, sources[last], fmt.Sprintf("conflicts with %s: set exactly one of %s",
 			strings.Join(sources[:last], " and "), strings.Join(sourceKeys(), ", ")))
 	}
+
+	if a.TLS == "none" {
+		for _, k := range []string{"tls_fingerprint", "tls_pin_spki"} {
+			if present[k] {
+				d.add(w, k, `pins the server's certificate, but tls = "none" makes no TLS connection: `+
+					`use tls = "implicit" or "starttls", or remove `+k)
+			}
+		}
+	}
+	d.checkClientPair(w, a, present)
 
 	if dl.n == 0 {
 		d.add(w, keyDeliver, `no delivery target: add an [[account.deliver]] table with maildir = "~/Maildir" `+

@@ -72,9 +72,15 @@ func decodeValue(k kind, enum []string, raw any) (any, string) {
 			return n, ""
 		}
 		return nil, mustBe(`a byte count, or a string with a unit like "50MB" or "1MiB"`, raw)
-	case kindStringList:
+	case kindStringList, kindStrings:
+		if s, ok := raw.(string); ok && k == kindStrings {
+			return []string{s}, ""
+		}
 		arr, ok := raw.([]any)
 		if !ok {
+			if k == kindStrings {
+				return nil, mustBe("a string or an array of strings", raw)
+			}
 			return nil, mustBe(`an array of strings like ["pass", "show", "mail/work"]`, raw)
 		}
 		out := make([]string, len(arr))
@@ -118,6 +124,10 @@ func mustBe(want string, raw any) string {
 		if (s == "true" || s == "false") && want == "true or false" {
 			msg += " (write it without quotes)"
 		}
+	}
+	if f, ok := raw.(float64); ok && want == "a string" {
+		// tls_min_version = 1.2
+		msg += fmt.Sprintf(` (write it in quotes: "%g")`, f)
 	}
 	return msg
 }

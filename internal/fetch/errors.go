@@ -115,10 +115,14 @@ func withHint(err error) error {
 		hint = `the server, or something between, does not offer STLS: try tls = "implicit" (port 995); fetchd never falls back to plaintext`
 	case errors.Is(err, pop3.ErrInjection):
 		hint = "someone between fetchd and the server tampered with the connection; no password was sent"
+	case errors.Is(err, pop3.ErrPinMismatch):
+		hint = "the server's certificate is not the pinned one: if its key changed, check the new fingerprint with the provider (`fetchd doctor ACCOUNT` shows it) before pinning it"
+	case errors.Is(err, pop3.ErrTLSVersion):
+		hint = "the server speaks only TLS 1.1 or older, which fetchd refuses"
 	case errors.As(err, &hostErr):
 		hint = "the server's certificate does not name the configured server: check the server key"
 	case errors.As(err, &authErr), errors.As(err, &certErr):
-		hint = "the server's certificate is not trusted by this system; fetchd never skips verification"
+		hint = "the server's certificate is not trusted by this system; fetchd never skips verification: trust its CA with ca_file, or pin it with tls_fingerprint (`fetchd doctor ACCOUNT` shows it)"
 	case errors.As(err, &perr) && perr.IsAuth():
 		hint = "check user and password; fetchd does not retry other login methods"
 	case errors.As(err, &perr) && perr.Code == "IN-USE":

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -51,13 +52,22 @@ func ParseAuthMethod(s string) (AuthMethod, bool) {
 
 // Login authenticates and enters the TRANSACTION state (RFC 1939 §5).
 // When the CAPA answer had a per-user EXPIRE or LOGIN-DELAY, it asks for
-// the capabilities again once logged in.
+// the capabilities again once logged in. For AuthXOAUTH2 and
+// AuthOAuthBearer the password is the OAuth2 access token.
+//
+// AuthAuto uses what AuthChoice says. An explicit SASL method that the
+// server's CAPA SASL line does not list fails with ErrAuthUnavailable
+// before any credential is sent; when CAPA lists no SASL line at all it
+// is tried anyway (an older server may still know AUTH).
 //
 // Without TLS no credential is sent unless Config.AllowInsecure is set
-// (ErrInsecure). Once the server has rejected credentials no other method is
-// tried: the error is an *Error whose IsAuth tells a wrong password apart
-// from a locked maildrop. Neither the password nor the APOP digest appears
-// in errors or in Trace.
+// (ErrInsecure). Exactly one method is tried: once the server has rejected
+// credentials no other is, as retrying with others is how accounts get
+// locked. The error is then an *Error (Command "PASS", "APOP" or "AUTH")
+// whose IsAuth tells a wrong password apart from a locked maildrop. A SCRAM
+// server that cannot prove it knows the password fails with ErrServerAuth,
+// even after +OK. Neither the password or token, nor anything derived from
+// it (APOP digest, SASL responses), appears in errors or in Trace.
 func (c *Client) Login(ctx context.Context, user, password string, m AuthMethod) error {
 	stop, err := c.begin(ctx, "login", false)
 	if err != nil {
@@ -71,12 +81,7 @@ func (c *Client) Login(ctx context.Context, user, password string, m AuthMethod)
 	if c.tls == nil && !c.cfg.AllowInsecure {
 		return fmt.Errorf("login: %w: the connection is not encrypted (use TLS, or allow insecure authentication)", ErrInsecure)
 	}
-	if m == AuthAuto {
-		m = AuthUser
-		if c.timestamp != "" {
-			m = AuthAPOP
-		}
-	}
+	m = c.AuthChoice(m)
 	c.secret = password
 	defer func() { c.secret = "" }()
 	switch m {
@@ -85,7 +90,7 @@ func (c *Client) Login(ctx context.Context, user, password string, m AuthMethod)
 	case AuthAPOP:
 		err = c.apop(user, password)
 	default:
-		err = fmt.Errorf("%w: unknown auth method %d", ErrInvalidArgument, int(m))
+		err = c.authSASL(m, user, password)
 	}
 	if err != nil {
 		return fmt.Errorf("login: %w", err)
@@ -102,6 +107,54 @@ func (c *Client) Login(ctx context.Context, user, password string, m AuthMethod)
 		// QUIRK: a -ERR to CAPA after login leaves the first answer.
 	}
 	return nil
+}
+
+// autoOrder is what AuthAuto prefers among the mechanisms CAPA lists,
+// strongest first: SCRAM never shows the server the password and checks
+// the server too; CRAM-MD5 hides it on the wire; PLAIN and LOGIN send it
+// (inside TLS). The OAuth methods are never chosen: a password is not a
+// token.
+var autoOrder = []AuthMethod{AuthSCRAMSHA256, AuthSCRAMSHA1, AuthCRAMMD5, AuthPlain, AuthLogin}
+
+// AuthChoice returns the method Login uses when asked for m: m itself,
+// unless m is AuthAuto. For AuthAuto it is the first of SCRAM-SHA-256,
+// SCRAM-SHA-1, CRAM-MD5, PLAIN and LOGIN that the server lists in CAPA's
+// SASL line (as read over TLS when TLS is used); without such a mechanism
+// it is AuthAPOP when the greeting carried a timestamp, else AuthUser.
+// An explicit SASL method may still be refused by Login with
+// ErrAuthUnavailable when CAPA lists other mechanisms only.
+func (c *Client) AuthChoice(m AuthMethod) AuthMethod {
+	if m != AuthAuto {
+		return m
+	}
+	offered := c.caps.SASL()
+	for _, want := range autoOrder {
+		if slices.Contains(offered, saslNames[want]) {
+			return want
+		}
+	}
+	if c.timestamp != "" {
+		return AuthAPOP
+	}
+	return AuthUser
+}
+
+// authSASL logs in with the SASL method m over AUTH (RFC 5034).
+func (c *Client) authSASL(m AuthMethod, user, secret string) error {
+	name, ok := saslNames[m]
+	if !ok {
+		return fmt.Errorf("%w: unknown auth method %d", ErrInvalidArgument, int(m))
+	}
+	// RFC 2449 §6.3: a server that announces SASL lists what AUTH takes.
+	// One that announces none may predate RFC 2449 and is tried anyway.
+	if offered := c.caps.SASL(); len(offered) > 0 && !slices.Contains(offered, name) {
+		return fmt.Errorf("%w: %s is not among the mechanisms the server offers (SASL %s)", ErrAuthUnavailable, name, strings.Join(offered, " "))
+	}
+	mech, hide, err := c.newMech(m, user, secret)
+	if err != nil {
+		return err
+	}
+	return c.authenticate(mech, hide)
 }
 
 // userPass runs USER then PASS (RFC 1939 §7).

@@ -87,29 +87,31 @@ func (e *Error) Temporary() bool {
 
 // IsAuth reports whether the server rejected the credentials: an [AUTH] code
 // (RFC 3206 §4), or a -ERR to PASS or APOP that carries no temporary code.
-// A codeless -ERR to PASS is both IsAuth and Temporary: many servers say
+// A codeless -ERR to PASS, APOP or AUTH (Microsoft's answer to a bad
+// token) is both IsAuth and Temporary: many servers say
 // "-ERR invalid login" and "-ERR mailbox locked" alike.
 func (e *Error) IsAuth() bool {
 	if e.codeIs("AUTH") {
 		return true
 	}
-	return (e.Command == "PASS" || e.Command == "APOP") && !e.hasTempCode()
+	return (e.Command == "PASS" || e.Command == "APOP" || e.Command == "AUTH") && !e.hasTempCode()
 }
 
 // IsTemporary reports whether err may go away by trying again later.
 // Network errors, timeouts, cancelled contexts, ErrTooSlow, ErrBroken,
 // ErrProtocol and temporary -ERR replies are temporary; so is any error nobody classified.
 // Refused-by-policy errors (ErrInsecure, ErrSTLSUnavailable, ErrInjection,
-// ErrInvalidArgument, ErrAPOPUnavailable), certificate verification
-// failures, limits that a retry would hit again (ErrLineTooLong,
+// ErrInvalidArgument, ErrAPOPUnavailable, ErrPinMismatch, ErrTLSVersion),
+// certificate verification failures, limits that a retry would hit again (ErrLineTooLong,
 // ErrMessageTooLarge), ErrNoUIDL, and -ERR [AUTH]/[SYS/PERM] are not.
 // IsTemporary(nil) is false.
 func IsTemporary(err error) bool {
 	if err == nil {
 		return false
 	}
-	for _, perm := range []error{ErrInsecure, ErrSTLSUnavailable, ErrInjection,
-		ErrInvalidArgument, ErrAPOPUnavailable, ErrLineTooLong, ErrMessageTooLarge, ErrNoUIDL} {
+	for _, perm := range []error{ErrInsecure, ErrSTLSUnavailable, ErrInjection, ErrAuthUnavailable, ErrServerAuth,
+		ErrInvalidArgument, ErrAPOPUnavailable, ErrLineTooLong, ErrMessageTooLarge, ErrNoUIDL,
+		ErrPinMismatch, ErrTLSVersion} {
 		if errors.Is(err, perm) {
 			return false
 		}

@@ -10,7 +10,9 @@ import (
 )
 
 // tlsConfig returns the TLS configuration to use: a clone of
-// cfg.TLSConfig with the server name set and TLS 1.2 as the floor.
+// cfg.TLSConfig with the server name set, TLS 1.2 as the floor and, when
+// cfg pins the server's certificate, the pin check in place of the chain
+// check.
 func (cfg *Config) tlsConfig() (*tls.Config, error) {
 	t := &tls.Config{}
 	if cfg.TLSConfig != nil {
@@ -32,6 +34,9 @@ func (cfg *Config) tlsConfig() (*tls.Config, error) {
 	if t.MinVersion < tls.VersionTLS12 {
 		t.MinVersion = tls.VersionTLS12
 	}
+	if cfg.pinned() {
+		pinTo(t, cfg.CertFingerprints, cfg.SPKIPins)
+	}
 	return t, nil
 }
 
@@ -45,6 +50,7 @@ func (c *Client) handshake(ctx context.Context, tcfg *tls.Config) error {
 	hctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	if err := tc.HandshakeContext(hctx); err != nil {
+		err = explainHandshake(err, tcfg)
 		if ctx.Err() == nil && hctx.Err() != nil {
 			err = fmt.Errorf("not done within %v: %w", c.cfg.Timeout, err)
 		}
@@ -87,6 +93,13 @@ func (c *Client) startTLS(ctx context.Context, tcfg *tls.Config) error {
 	// ask again.
 	c.caps = nil
 	return c.capa()
+}
+
+// ConnectionState returns the TLS connection state (version, cipher suite,
+// the certificates the server sent), and false without TLS. It is
+// TLSState under the name crypto/tls uses.
+func (c *Client) ConnectionState() (tls.ConnectionState, bool) {
+	return c.TLSState()
 }
 
 // abort says QUIT, as a courtesy, and closes the connection. It is used when

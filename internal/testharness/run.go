@@ -20,6 +20,9 @@ type RunOptions struct {
 	// its arguments: a wrapper that measures fetchd (it must pass on the exit
 	// status, and take fetchd with it when it is killed).
 	Via string
+	// Untrusted leaves SSL_CERT_FILE unset, so that Dovecot's certificate is
+	// not trusted (TLS and pinning tests).
+	Untrusted bool
 }
 
 // Result is one finished fetchd run.
@@ -44,7 +47,11 @@ func (b *Box) Run(tb testing.TB, opt RunOptions, args ...string) Result {
 	if opt.Via != "" {
 		cmd = exec.Command(opt.Via, append([]string{Binary(tb)}, args...)...)
 	}
-	cmd.Env = append(append(os.Environ(), "SSL_CERT_FILE="+b.D.Cert), opt.Env...)
+	cmd.Env = os.Environ()
+	if !opt.Untrusted {
+		cmd.Env = append(cmd.Env, "SSL_CERT_FILE="+b.D.Cert)
+	}
+	cmd.Env = append(cmd.Env, opt.Env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()

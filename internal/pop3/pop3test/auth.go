@@ -8,7 +8,8 @@ import (
 	"strings"
 )
 
-// handleAuth serves the AUTHORIZATION state (RFC 1939 §4, §7; RFC 2595 §4).
+// handleAuth serves the AUTHORIZATION state (RFC 1939 §4, §7; RFC 2595 §4;
+// RFC 5034 in sasl.go).
 func (ss *session) handleAuth(verb, arg string) error {
 	switch verb {
 	case "STLS":
@@ -51,6 +52,8 @@ func (ss *session) handleAuth(verb, arg string) error {
 		ok := ss.srv.knownUser(args[0]) &&
 			subtle.ConstantTimeCompare([]byte(strings.ToLower(args[1])), []byte(want)) == 1
 		return ss.login(args[0], ok)
+	case "AUTH":
+		return ss.auth(arg)
 	case "STAT", "LIST", "UIDL", "RETR", "TOP", "DELE", "RSET", "NOOP":
 		return ss.reply("-ERR not in TRANSACTION state: log in first")
 	}

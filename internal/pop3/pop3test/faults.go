@@ -74,6 +74,9 @@ type Faults struct {
 	// deletions and then close the connection without sending "+OK": the
 	// client cannot know its deletions happened.
 	DropAfterQuitCommit bool
+
+	// SASL scripts a hostile AUTH exchange (sasl_faults.go).
+	SASL SASLFaults
 }
 
 // clone returns a copy that shares no mutable state with f.

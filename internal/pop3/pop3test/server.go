@@ -4,11 +4,13 @@
 // The server follows RFC 1939 (AUTHORIZATION, TRANSACTION and UPDATE states;
 // USER/PASS, APOP, STAT, LIST, UIDL, RETR, TOP, DELE, RSET, NOOP, QUIT, with
 // deletions committed only by QUIT), RFC 2449 (CAPA, response codes,
-// PIPELINING), RFC 3206 (the AUTH and SYS response codes) and RFC 2595 (STLS),
-// and also serves implicit TLS. Only one session at a time holds the mailbox
-// lock, as real servers do (with AnyUser, one per user name). A Faults value
-// scripts misbehaviour: dropped connections, stalls, truncated bodies, raw
-// replies, STLS stripping and response injection.
+// PIPELINING), RFC 3206 (the AUTH and SYS response codes), RFC 2595 (STLS) and
+// RFC 5034 (AUTH, with the SASL mechanisms PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1,
+// SCRAM-SHA-256, XOAUTH2 and OAUTHBEARER named in Server.SASL), and also
+// serves implicit TLS. Only one session at a time holds the mailbox lock, as
+// real servers do (with AnyUser, one per user name). A Faults value scripts
+// misbehaviour: dropped connections, stalls, truncated bodies, raw replies,
+// STLS stripping, response injection and hostile SASL exchanges.
 //
 // For tests of a daemon polling many accounts at once, a server can listen on
 // another loopback address (Host), accept any user name (AnyUser), answer
@@ -168,6 +170,8 @@ type settings struct {
 	pipelining, requireTLSForLogin  bool
 	anyUser                         bool
 	loginPause                      time.Duration
+	sasl                            []string // upper-cased
+	validToken                      func(user, token string) bool
 }
 
 // message is a mailbox entry; sessions refer to it by pointer.
@@ -212,6 +216,7 @@ func (s *Server) Start() string {
 	if err := s.ensureCertLocked(); err != nil {
 		s.tb.Fatalf("pop3test: %v", err)
 	}
+	s.cert.maxVersion = s.TLSMaxVersion
 	host := s.Host
 	if host == "" {
 		host = "127.0.0.1"
@@ -225,6 +230,7 @@ func (s *Server) Start() string {
 		offerSTLS: s.OfferSTLS, noCAPA: s.NoCAPA, noUIDL: s.NoUIDL, apop: s.APOP,
 		pipelining: s.Pipelining, requireTLSForLogin: s.RequireTLSForLogin,
 		anyUser: s.AnyUser, loginPause: s.LoginPause,
+		sasl: upperAll(s.SASL), validToken: s.ValidToken,
 	}
 	s.password, s.bodyRate = s.Password, s.BodyRate
 	s.appendLocked(s.Messages)
@@ -267,8 +273,9 @@ func (s *Server) ClientTLSConfig() *tls.Config {
 	return &tls.Config{RootCAs: s.CertPool(), ServerName: "localhost", MinVersion: tls.VersionTLS12}
 }
 
-// CertPool returns a pool holding the server's self-signed certificate,
-// generating it (from CertHosts and Host) if Start has not yet done so.
+// CertPool returns a pool holding the CA of the server's certificate,
+// generating both (from CertHosts, Host and CertOptions) if Start has not
+// yet done so.
 func (s *Server) CertPool() *x509.CertPool {
 	s.tb.Helper()
 	s.mu.Lock()
@@ -287,7 +294,7 @@ func (s *Server) ensureCertLocked() error {
 	if s.Host != "" && slices.Equal(hosts, defaultCertHosts) && !slices.Contains(hosts, s.Host) {
 		hosts = append(slices.Clone(hosts), s.Host)
 	}
-	c, err := newServerCert(hosts)
+	c, err := newServerCert(hosts, s.CertOptions)
 	if err != nil {
 		return fmt.Errorf("tls certificate: %w", err)
 	}

@@ -249,6 +249,10 @@ func (ss *session) capa() error {
 		if ss.stlsAvailable() && !ss.f.StripSTLS {
 			caps = append(caps, "STLS")
 		}
+		// RFC 2449 §6.3, RFC 5034 §6: the mechanisms AUTH takes now.
+		if mechs := ss.saslOffered(); len(mechs) > 0 {
+			caps = append(caps, "SASL "+strings.Join(mechs, " "))
+		}
 	}
 	caps = append(caps, "IMPLEMENTATION fetchd-pop3test")
 	return ss.multi("+OK Capability list follows", caps)

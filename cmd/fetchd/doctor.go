@@ -1,0 +1,223 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"sort"
+	"strings"
+	"time"
+
+	"fetchd/internal/pop3"
+)
+
+// runDoctor is `fetchd doctor ACCOUNT`: what fetchd sees of an account's
+// server — the certificate chain with fingerprints and expiry, the
+// capabilities before and after TLS and after login, and the login method
+// it would use — so that a user can fix a refused connection or pin a
+// self-signed server. It logs in (to see the capabilities after login) and
+// QUITs without touching a message.
+func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var path string
+	var noLogin bool
+	fs := newFlagSet("doctor", stderr, &path)
+	fs.BoolVar(&noLogin, "no-login", false, "stop before sending any credential")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "fetchd doctor: name one account")
+		return exitUsage
+	}
+	cfg, ok := loadConfig(path, stderr)
+	if !ok {
+		return exitUsage
+	}
+	a := cfg.Account(fs.Arg(0))
+	if a == nil {
+		fmt.Fprintf(stderr, "fetchd doctor: no account named %s in %s\n", fs.Arg(0), cfg.Path)
+		return exitUsage
+	}
+	log := newLogger(cfg, stderr)
+	acct, err := buildAccount(a, cfg, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "fetchd doctor: account %q: %v\n", a.Name, err)
+		return exitFailed
+	}
+	defer closeTargets(acct)
+
+	fmt.Fprintf(stdout, "account %s: %s at %s, tls %s, auth %s\n", a.Name, a.User, a.Addr(), a.TLS, a.Auth)
+	if a.TLS != "none" {
+		probeTLS(ctx, stdout, acct.Server)
+	}
+
+	// The real connection, verified as a poll verifies it.
+	fmt.Fprintln(stdout)
+	c, err := pop3.Dial(ctx, acct.Server)
+	if err != nil {
+		fmt.Fprintf(stdout, "connection as fetchd makes it: REFUSED: %v\n", withHintDoctor(err))
+		return exitFailed
+	}
+	defer c.Close()
+	fmt.Fprintln(stdout, "connection as fetchd makes it: ok")
+	fmt.Fprintf(stdout, "capabilities: %s\n", capsLine(c.Capabilities()))
+	method := authMethod(a.Auth)
+	fmt.Fprintf(stdout, "login method: %s (auth = %q)\n", c.AuthChoice(method), a.Auth)
+	if noLogin {
+		return exitOK
+	}
+	secret, err := acct.Secret(ctx)
+	if err != nil {
+		fmt.Fprintf(stdout, "password: %v\n", err)
+		return exitFailed
+	}
+	if err := c.Login(ctx, a.User, secret, method); err != nil {
+		fmt.Fprintf(stdout, "login: FAILED: %v\n", err)
+		return exitFailed
+	}
+	fmt.Fprintln(stdout, "login: ok")
+	if err := c.RefreshCapabilities(ctx); err == nil {
+		fmt.Fprintf(stdout, "capabilities after login: %s\n", capsLine(c.Capabilities()))
+	}
+	if err := c.Quit(ctx); err != nil {
+		fmt.Fprintf(stdout, "quit: %v\n", err)
+	}
+	return exitOK
+}
+
+func withHintDoctor(err error) string {
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
+}
+
+func capsLine(caps pop3.Capabilities) string {
+	if caps == nil {
+		return "(the server does not answer CAPA)"
+	}
+	var out []string
+	for name, args := range caps {
+		out = append(out, strings.TrimSpace(name+" "+strings.Join(args, " ")))
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
+}
+
+// probeTLS connects once to show the server's certificates whatever their
+// trust, and the capabilities before STLS. It never sends a credential:
+// only CAPA and STLS go out before the handshake, and nothing after it.
+func probeTLS(ctx context.Context, w io.Writer, cfg pop3.Config) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", cfg.Addr)
+	if err != nil {
+		fmt.Fprintf(w, "connect %s: %v\n", cfg.Addr, err)
+		return
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	start := time.Now()
+	host, _, _ := net.SplitHostPort(cfg.Addr)
+	if cfg.TLSConfig != nil && cfg.TLSConfig.ServerName != "" {
+		host = cfg.TLSConfig.ServerName
+	}
+	if cfg.TLS == pop3.TLSStartTLS {
+		br := bufio.NewReader(conn)
+		greeting, _ := br.ReadString('\n')
+		fmt.Fprintf(w, "greeting: %s\n", strings.TrimSpace(greeting))
+		fmt.Fprint(conn, "CAPA\r\n")
+		var caps []string
+		for {
+			line, err := br.ReadString('\n')
+			line = strings.TrimRight(line, "\r\n")
+			if err != nil || line == "." || strings.HasPrefix(line, "-ERR") {
+				break
+			}
+			if !strings.HasPrefix(line, "+OK") {
+				caps = append(caps, line)
+			}
+		}
+		fmt.Fprintf(w, "capabilities before STLS: %s\n", strings.Join(caps, ", "))
+		fmt.Fprint(conn, "STLS\r\n")
+		reply, _ := br.ReadString('\n')
+		if !strings.HasPrefix(reply, "+OK") {
+			fmt.Fprintf(w, "STLS: %s\n", strings.TrimSpace(reply))
+			return
+		}
+	}
+	// Diagnosis only: the chain is shown and judged below, and this
+	// connection carries nothing but the handshake.
+	tc := tls.Client(conn, &tls.Config{ServerName: host, InsecureSkipVerify: true, MinVersion: tls.VersionTLS10})
+	if err := tc.HandshakeContext(ctx); err != nil {
+		fmt.Fprintf(w, "TLS handshake: %v\n", err)
+		return
+	}
+	st := tc.ConnectionState()
+	fmt.Fprintf(w, "TLS: %s, %s, in %s\n", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), time.Since(start).Round(time.Millisecond))
+	if st.Version < tls.VersionTLS12 {
+		fmt.Fprintln(w, "  fetchd refuses this version: TLS 1.2 is the least it speaks (RFC 8996)")
+	}
+	now := time.Now()
+	for i, cert := range st.PeerCertificates {
+		fmt.Fprintf(w, "certificate %d: %s\n", i, cert.Subject)
+		fmt.Fprintf(w, "  issuer:   %s\n", cert.Issuer)
+		if len(cert.DNSNames)+len(cert.IPAddresses) > 0 {
+			names := append([]string{}, cert.DNSNames...)
+			for _, ip := range cert.IPAddresses {
+				names = append(names, ip.String())
+			}
+			fmt.Fprintf(w, "  names:    %s\n", strings.Join(names, ", "))
+		}
+		left := cert.NotAfter.Sub(now)
+		validity := fmt.Sprintf("%s to %s", cert.NotBefore.Format(time.DateOnly), cert.NotAfter.Format(time.DateOnly))
+		switch {
+		case left < 0:
+			validity += " (EXPIRED)"
+		case left < 14*24*time.Hour:
+			validity += fmt.Sprintf(" (expires in %d days)", int(left.Hours()/24))
+		}
+		fmt.Fprintf(w, "  valid:    %s\n", validity)
+		fmt.Fprintf(w, "  tls_fingerprint = %q\n", fingerprint(cert.Raw))
+		spki := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+		fmt.Fprintf(w, "  tls_pin_spki    = %q\n", base64.StdEncoding.EncodeToString(spki[:]))
+	}
+	if len(st.PeerCertificates) > 0 {
+		fmt.Fprintf(w, "verification against the trusted roots: %s\n", verifyChain(st.PeerCertificates, host, cfg.TLSConfig))
+	}
+}
+
+// verifyChain says whether the chain verifies for host as a poll would
+// check it without pins.
+func verifyChain(chain []*x509.Certificate, host string, base *tls.Config) string {
+	opts := x509.VerifyOptions{DNSName: host, Intermediates: x509.NewCertPool()}
+	if base != nil && base.RootCAs != nil {
+		opts.Roots = base.RootCAs
+	}
+	for _, c := range chain[1:] {
+		opts.Intermediates.AddCert(c)
+	}
+	if _, err := chain[0].Verify(opts); err != nil {
+		return "FAILED: " + err.Error() + " (a pin — tls_fingerprint or tls_pin_spki above — lets exactly this server through)"
+	}
+	return "ok"
+}
+
+// fingerprint is the SHA-256 of a certificate as openssl prints it.
+func fingerprint(der []byte) string {
+	sum := sha256.Sum256(der)
+	parts := make([]string, len(sum))
+	for i, b := range sum {
+		parts[i] = fmt.Sprintf("%02X", b)
+	}
+	return strings.Join(parts, ":")
+}
