@@ -21,6 +21,13 @@ cd "$(dirname "$0")/.."
 
 export GOFLAGS=${GOFLAGS:-}
 
+# Everything this run prints is kept, so that the last step can check that no
+# password made it into any output: Dovecot's password is a random marker.
+full_log=$(mktemp)
+exec > >(tee "$full_log") 2>&1
+FETCHD_TEST_PASSWORD="fetchd-pw-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+export FETCHD_TEST_PASSWORD
+
 failures=()
 started=$SECONDS
 
@@ -84,7 +91,7 @@ postfix_dir=$(mktemp -d /tmp/fetchd-postfix.XXXXXX)
 cleanup() {
 	./scripts/postfix.sh stop "$postfix_dir" || true
 	./scripts/dovecot.sh stop "$dovecot_dir" || true
-	rm -rf "$postfix_dir" "$dovecot_dir"
+	rm -rf "$postfix_dir" "$dovecot_dir" "$full_log"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -162,6 +169,18 @@ if ./scripts/fuzz.sh "${FUZZTIME:-3s}"; then :; else fail "fuzzing"; fi
 step "integration test results"
 grep -E -- '^--- (PASS|FAIL|SKIP): Test(Dovecot|Peers)_' "$itest_log" || true
 grep -E -- '^--- (PASS|FAIL|SKIP): Test[A-Za-z]*(Campaign|Faults|Committed)' "$campaign_log" || true
+
+step "no password or token in anything this run printed"
+sleep 1 # let tee catch up
+# The Dovecot password every integration test and campaign logs in with, and
+# the tokens the OAuth2 tests' fake endpoint issues (they all start so).
+leaks=$(grep -c -e "$FETCHD_TEST_PASSWORD" -e 'fetchd-token-' "$full_log" || true)
+if [[ $leaks -gt 0 ]]; then
+	fail "$leaks line(s) of output hold a test password or token"
+	grep -n -e "$FETCHD_TEST_PASSWORD" -e 'fetchd-token-' "$full_log" | sed 's/fetchd-pw-[0-9a-f]*/<PASSWORD>/g; s/fetchd-token-[A-Za-z0-9_-]*/<TOKEN>/g' | head -20
+else
+	echo "none in $(wc -l <"$full_log") lines"
+fi
 
 elapsed=$((SECONDS - started))
 echo

@@ -22,6 +22,7 @@ Usage:
   fetchd once [-c FILE] [ACCOUNT...]   poll each account (or those named) once
   fetchd retry [-c FILE] [ACCOUNT...]  retry messages held after a permanent failure, then poll
   fetchd check [-c FILE]               validate the configuration and list the accounts
+  fetchd auth [-c FILE] ACCOUNT        grant fetchd OAuth2 access to an account (Google, Microsoft)
   fetchd doctor [-c FILE] ACCOUNT      show the server's certificates, capabilities and login method
   fetchd status [-c FILE] [--json]     each account's last poll, result, next poll and error
   fetchd resume [-c FILE] ACCOUNT...   lift the pause of an account whose login kept failing
@@ -58,6 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		return runDaemon(ctx, args[1:], stdout, stderr)
+	case "auth":
+		return runAuth(ctx, args[1:], stdout, stderr)
 	case "doctor":
 		return runDoctor(ctx, args[1:], stdout, stderr)
 	case "status":

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +17,7 @@ import (
 	"fetchd/internal/deliver"
 	"fetchd/internal/fetch"
 	"fetchd/internal/logging"
+	"fetchd/internal/oauth"
 	"fetchd/internal/pop3"
 	"fetchd/internal/state"
 )
@@ -58,6 +61,26 @@ func buildAccount(a *config.Account, cfg *config.Config, log zerolog.Logger) (*f
 		Version:          versionString(),
 		InitialSyncLimit: a.InitialSyncLimit,
 		SessionTimeout:   a.SessionTimeout,
+	}
+	if a.OAuth2 != nil {
+		// The token store, not the config, holds the account's secret.
+		// Each poll gets its own Source: tokens live in the store, and one
+		// account never polls twice at once.
+		client, err := oauthClient(a.OAuth2)
+		if err != nil {
+			return nil, fmt.Errorf("oauth2: %w", err)
+		}
+		src := oauth.NewSource(tokenStore(cfg), accountKey(a).String(), client, nil)
+		name := a.Name
+		out.Secret = func(ctx context.Context) (string, error) {
+			tok, err := src.Token(ctx)
+			if errors.Is(err, oauth.ErrConsentNeeded) {
+				// What to do first: status output cuts long errors.
+				err = fmt.Errorf("run `fetchd auth %s`: %w", name, err)
+			}
+			return tok, err
+		}
+		out.InvalidateSecret = src.Invalidate
 	}
 	if err := os.MkdirAll(out.SpoolDir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool directory: %w", err)

@@ -7,13 +7,14 @@ import (
 )
 
 // Accounts: decoding [defaults] and each [[account]], merging the two, and
-// decoding deliver entries.
+// decoding deliver entries and oauth2 tables.
 
 // inherited is what [defaults] gives accounts.
 type inherited struct {
 	vals    map[string]any  // decoded values
 	bad     map[string]bool // keys set but invalid (already reported)
 	deliver delivered       // [[defaults.deliver]]
+	oauth2  oauth2Table     // [defaults.oauth2]
 }
 
 func (d *decoder) defaults(raw any) *inherited {
@@ -27,7 +28,7 @@ func (d *decoder) defaults(raw any) *inherited {
 		d.add(w, "", "must be a single table: write [defaults], not [[defaults]]")
 		return inh
 	}
-	inh.vals, inh.bad = decodeTable(d, w, accountFields, m, []string{keyDeliver}, hintAccount)
+	inh.vals, inh.bad = decodeTable(d, w, accountFields, m, accountTables, hintAccount)
 	if rd, ok := m[keyDeliver]; ok {
 		inh.deliver = d.delivers(w, rd)
 		// Account-level checks on these entries are reported per account,
@@ -36,6 +37,9 @@ func (d *decoder) defaults(raw any) *inherited {
 			inh.deliver.at[i].section = ""
 			inh.deliver.at[i].entry += " (from [defaults])"
 		}
+	}
+	if ro, ok := m[keyOAuth2]; ok {
+		inh.oauth2 = d.oauth2(w, ro)
 	}
 	return inh
 }
@@ -118,10 +122,29 @@ func mailboxOf(a *Account) (mailboxKey, bool) {
 // account decodes one [[account]] table, merges it with [defaults], fills
 // in built-in defaults and validates the result.
 func (d *decoder) account(w where, t map[string]any, inh *inherited) *Account {
-	own, bad := decodeTable(d, w, accountFields, t, []string{keyDeliver}, hintAccount)
-	vals, present := inherit(own, bad, inh)
+	own, bad := decodeTable(d, w, accountFields, t, accountTables, hintAccount)
+	rawOA, ownOA := t[keyOAuth2]
+	vals, present := inherit(own, bad, inh, ownOA)
 	a := &Account{}
 	apply(a, accountFields, vals)
+
+	// The oauth2 table is inherited as a unit, like the password sources
+	// it stands in for: not by an account with its own table, nor by one
+	// that sets its own password source.
+	oa := inh.oauth2
+	switch {
+	case ownOA:
+		oa = d.oauth2(w, rawOA)
+	case ownsGroup(own, bad, "password"):
+		oa = oauth2Table{}
+	}
+	if oa.o != nil {
+		o := *oa.o
+		o.Scopes = slices.Clone(o.Scopes)
+		o.account = a.Name
+		a.OAuth2 = &o
+	}
+	present[keyOAuth2] = oa.set
 
 	dl := inh.deliver
 	if rd, ok := t[keyDeliver]; ok {
@@ -137,6 +160,11 @@ func (d *decoder) account(w where, t map[string]any, inh *inherited) *Account {
 	}
 	if a.Auth == "" {
 		a.Auth = DefaultAuth
+	}
+	if a.Auth == "auto" && oa.set {
+		// Only these two send a token; the server's list of mechanisms
+		// cannot tell a token from a password.
+		a.Auth = "xoauth2"
 	}
 	if a.TLSMinVersion == "" {
 		a.TLSMinVersion = DefaultTLSMinVersion
@@ -180,20 +208,23 @@ func (d *decoder) account(w where, t map[string]any, inh *inherited) *Account {
 		}
 	}
 	d.validateAccount(w, a, present, dl)
+	if oa.set {
+		d.checkOAuth2Account(w, a, present, !ownOA)
+	}
 	return a
 }
 
 // inherit merges an account's own values with [defaults]: each key the
 // account does not set comes from [defaults], except that keys of a group
 // (the password sources) come from [defaults] only if the account sets
-// none of the group. present holds every key set for the account, valid or
-// not, so that a key whose bad value was already reported is not also
-// reported as missing.
-func inherit(own map[string]any, ownBad map[string]bool, inh *inherited) (vals map[string]any, present map[string]bool) {
+// none of the group, nor has its own oauth2 table (ownOAuth2). present
+// holds every key set for the account, valid or not, so that a key whose
+// bad value was already reported is not also reported as missing.
+func inherit(own map[string]any, ownBad map[string]bool, inh *inherited, ownOAuth2 bool) (vals map[string]any, present map[string]bool) {
 	vals, present = map[string]any{}, map[string]bool{}
-	ownGroups := map[string]bool{}
+	ownGroups := map[string]bool{"password": ownOAuth2}
 	for _, f := range accountFields {
-		if _, ok := own[f.key]; (ok || ownBad[f.key]) && f.group != "" {
+		if f.group != "" && ownsGroup(own, ownBad, f.group) {
 			ownGroups[f.group] = true
 		}
 	}
@@ -218,8 +249,25 @@ func inherit(own map[string]any, ownBad map[string]bool, inh *inherited) (vals m
 	return vals, present
 }
 
+// ownsGroup reports whether an account sets a key of group itself, with a
+// valid value or not.
+func ownsGroup(own map[string]any, ownBad map[string]bool, group string) bool {
+	for _, f := range accountFields {
+		if _, ok := own[f.key]; (ok || ownBad[f.key]) && f.group == group {
+			return true
+		}
+	}
+	return false
+}
+
+// accountTables are the keys of an account, or of [defaults], that are
+// tables of their own.
+var accountTables = []string{keyDeliver, keyOAuth2}
+
 func hintTop(key string) string {
 	switch {
+	case key == keyOAuth2 || hasKey(oauth2Fields, key):
+		return "OAuth2 settings go in an [account.oauth2] table, or in [defaults.oauth2] for every account"
 	case key == keyDeliver || hasKey(deliverFields, key):
 		return "delivery targets go in an [[account.deliver]] or [[defaults.deliver]] table"
 	case hasKey(accountFields, key):
@@ -234,6 +282,8 @@ func hintAccount(key string) string {
 		return "top-level keys must come before the first table"
 	case hasKey(deliverFields, key):
 		return "delivery targets go in an [[account.deliver]] table, after the account's own keys"
+	case hasKey(oauth2Fields, key):
+		return "OAuth2 settings go in an [account.oauth2] table, after the account's own keys"
 	}
 	return ""
 }

@@ -7,9 +7,10 @@
 // `fetchd check` shows everything that needs fixing. Unknown keys are errors,
 // with a suggestion when the key looks like a typo of a known one.
 //
-// Secrets are resolved lazily by Account.Secret and Deliver.SMTPSecret, never
-// while loading, and are never part of Describe or String. No problem shows
-// any part of an inline password, not even a syntax error in it (redact.go).
+// Secrets are resolved lazily by Account.Secret, Deliver.SMTPSecret and
+// OAuth2.Secret, never while loading, and are never part of Describe or
+// String. No problem shows any part of an inline password or client secret,
+// not even a syntax error in it (redact.go).
 package config
 
 import (
@@ -57,8 +58,9 @@ type Account struct {
 	AllowInsecure bool   // credentials may cross the network in cleartext
 	User          string
 
-	// The password (or, with auth "xoauth2" or "oauthbearer", the access
-	// token) comes from exactly one of these, resolved by Secret.
+	// The password (or, with auth "xoauth2" or "oauthbearer" and no
+	// OAuth2 table, the access token) comes from exactly one of these,
+	// resolved by Secret. An account with an OAuth2 table has none of them.
 	Password        string   // inline secret; never printed by Describe or String
 	PasswordFile    string   // absolute path, "~/" expanded
 	PasswordCommand []string // argv, run without a shell
@@ -67,8 +69,16 @@ type Account struct {
 	PasswordCredential string
 	// Auth is "auto" (default), "user", "apop", or a SASL mechanism:
 	// "plain", "login", "cram-md5", "scram-sha-1", "scram-sha-256",
-	// "xoauth2", "oauthbearer" (pop3.ParseAuthMethod takes each).
-	Auth           string
+	// "xoauth2", "oauthbearer" (pop3.ParseAuthMethod takes each). With an
+	// OAuth2 table it is "xoauth2" or "oauthbearer"; "auto" becomes
+	// "xoauth2" there, since a server's list of mechanisms cannot tell
+	// which one sends the token.
+	Auth string
+	// OAuth2 is the account's [account.oauth2] table, or the
+	// [defaults.oauth2] table it inherits; nil when it has neither. The
+	// access token then comes from fetchd's token store, never from a
+	// password source.
+	OAuth2         *OAuth2
 	Keep           bool // keep messages on the server after delivery
 	Timeout        time.Duration
 	MaxMessageSize int64 // bytes; 0 = no limit
@@ -154,7 +164,8 @@ func (a *Account) Addr() string {
 //
 //	work: me@example.com at pop.example.com:995 (implicit TLS, auth auto, delete after delivery) → maildir /home/u/Mail/work, smtp localhost:25 (none)
 //
-// It never includes a secret.
+// with ", oauth2 google" (or "microsoft", "custom") after the auth method of
+// an account with an OAuth2 table. It never includes a secret.
 func (a *Account) Describe() string {
 	var tls string
 	switch a.TLS {
@@ -175,8 +186,12 @@ func (a *Account) Describe() string {
 	for i, d := range a.Deliver {
 		targets[i] = d.String()
 	}
+	auth := a.Auth
+	if a.OAuth2 != nil {
+		auth += ", oauth2 " + a.OAuth2.String()
+	}
 	return fmt.Sprintf("%s: %s at %s (%s, auth %s, %s) → %s",
-		a.Name, a.User, a.Addr(), tls, a.Auth, keep, strings.Join(targets, ", "))
+		a.Name, a.User, a.Addr(), tls, auth, keep, strings.Join(targets, ", "))
 }
 
 // String is Describe. It has a value receiver so that printing an Account or

@@ -201,7 +201,7 @@ func TestParse_AccountKeys(t *testing.T) {
 		{"size bool", map[string]string{"max_message_size": `true`}, "max_message_size: must be a byte count", nil},
 
 		{"unknown key", map[string]string{"pasword": `"x"`}, `config.toml:4: account "work": unknown key "pasword" (did you mean "password"?)`, nil},
-		{"unknown key far", map[string]string{"colour": `"x"`}, `unknown key "colour"; known keys: deliver, name, server`, nil},
+		{"unknown key far", map[string]string{"colour": `"x"`}, `unknown key "colour"; known keys: deliver, oauth2, name, server`, nil},
 		{"top-level key in account", map[string]string{"log_level": `"debug"`}, `unknown key "log_level" (top-level keys must come before the first table)`, nil},
 		{"deliver key in account", map[string]string{"maildir": `"/x"`}, `unknown key "maildir" (delivery targets go in an [[account.deliver]] table`, nil},
 	}

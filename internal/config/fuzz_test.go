@@ -90,6 +90,18 @@ func FuzzParse(f *testing.F) {
 			if _, err := cron.ParseStandard(a.Schedule); err != nil || a.Jitter < 0 || a.BackoffMax <= 0 || a.PauseAfterAuthFailures < 1 {
 				t.Fatalf("invalid polling settings accepted: %+v", *a)
 			}
+			if o := a.OAuth2; o != nil {
+				if a.Auth != "xoauth2" && a.Auth != "oauthbearer" ||
+					a.Password != "" || a.PasswordFile != "" || a.PasswordCommand != nil || a.PasswordCredential != "" {
+					t.Fatalf("invalid oauth2 account accepted: %+v", *a)
+				}
+				if o.ClientID == "" || o.ClientSecret != "" && o.ClientSecretFile != "" ||
+					checkOAuthURL(o.AuthURL) != "" || checkOAuthURL(o.TokenURL) != "" ||
+					o.Flow != FlowLoopback && o.Flow != FlowDevice ||
+					o.Flow == FlowDevice && (o.Provider == ProviderGoogle || checkOAuthURL(o.DeviceAuthURL) != "") {
+					t.Fatalf("invalid oauth2 table accepted: %#v %q", o, []string{o.Provider, o.ClientID, o.AuthURL, o.TokenURL, o.DeviceAuthURL, o.Flow})
+				}
+			}
 			_ = a.Describe()
 		}
 	})

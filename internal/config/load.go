@@ -33,9 +33,9 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read config %s: %w", path, err)
 	}
-	cfg, problems, inlinePassword := parse(path, data)
-	if inlinePassword {
-		if msg := exposedSecret(path, fi.Mode(), "a password"); msg != "" {
+	cfg, problems, inline := parse(path, data)
+	if inline != "" {
+		if msg := exposedSecret(path, fi.Mode(), inline); msg != "" {
 			problems = append(problems, &Problem{File: path, Msg: msg})
 		}
 	}
@@ -69,13 +69,14 @@ func exposedSecret(path string, mode os.FileMode, what string) string {
 	return fmt.Sprintf("holds %s but is readable by others (mode %04o): run chmod 600 %s", what, mode.Perm(), abs)
 }
 
-// parse returns the configuration, every problem found, and whether the
-// file holds an inline password (in an account or in [defaults]).
-func parse(path string, data []byte) (*Config, []*Problem, bool) {
+// parse returns the configuration, every problem found, and what inline
+// secret the file holds (in an account or in [defaults]), as holdsSecret
+// names it.
+func parse(path string, data []byte) (*Config, []*Problem, string) {
 	var raw map[string]any
 	md, err := toml.Decode(string(data), &raw)
 	if err != nil {
-		return nil, []*Problem{syntaxProblem(path, data, err)}, false
+		return nil, []*Problem{syntaxProblem(path, data, err)}, ""
 	}
 	d := &decoder{file: path, pos: locate(data), order: map[string]int{}}
 	for i, k := range md.Keys() {
@@ -106,29 +107,36 @@ func parse(path string, data []byte) (*Config, []*Problem, bool) {
 
 	inh := d.defaults(raw[keyDefaults])
 	cfg.Accounts = d.accounts(raw[keyAccount], inh)
-	return cfg, d.problems, holdsPassword(raw)
+	return cfg, d.problems, holdsSecret(raw)
 }
 
-// holdsPassword reports whether [defaults] or any account sets password, or
-// any of their deliver entries sets smtp_password.
-func holdsPassword(raw map[string]any) bool {
+// holdsSecret returns "a password" when [defaults] or any account sets
+// password, or any of their deliver entries sets smtp_password; else "a
+// client secret" when one of their oauth2 tables sets client_secret; else "".
+func holdsSecret(raw map[string]any) string {
 	var tables []map[string]any
 	if m, ok := raw[keyDefaults].(map[string]any); ok {
 		tables = append(tables, m)
 	}
 	accounts, _ := asTables(raw[keyAccount])
+	what := ""
 	for _, t := range append(tables, accounts...) {
 		if _, ok := t["password"]; ok {
-			return true
+			return "a password"
+		}
+		if o, ok := t[keyOAuth2].(map[string]any); ok {
+			if _, ok := o["client_secret"]; ok {
+				what = "a client secret"
+			}
 		}
 		entries, _ := asTables(t[keyDeliver])
 		for _, e := range entries {
 			if _, ok := e["smtp_password"]; ok {
-				return true
+				return "a password"
 			}
 		}
 	}
-	return false
+	return what
 }
 
 // asTables accepts an array of tables in either form the TOML decoder

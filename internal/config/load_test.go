@@ -27,6 +27,8 @@ func TestLoad_Permissions(t *testing.T) {
 	inline := accountTOML(map[string]string{"password_file": "-", "password": `"s3cret"`}, false)
 	inDefaults := "[defaults]\npassword = \"s3cret\"\n" + accountTOML(map[string]string{"password_file": "-"}, false)
 	noSecret := accountTOML(nil, false)
+	clientSecret := "[defaults.oauth2]\nprovider = \"google\"\nclient_id = \"id\"\nclient_secret = \"s3cret\"\n" +
+		accountTOML(map[string]string{"password_file": "-"}, false)
 	tests := []struct {
 		name string
 		data string
@@ -39,6 +41,8 @@ func TestLoad_Permissions(t *testing.T) {
 		{"inline 0600 ok", inline, 0o600, ""},
 		{"inline 0400 ok", inline, 0o400, ""},
 		{"no inline secret 0644 ok", noSecret, 0o644, ""},
+		{"client secret 0640 refused", clientSecret, 0o640, "holds a client secret but is readable by others (mode 0640)"},
+		{"client secret 0600 ok", clientSecret, 0o600, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

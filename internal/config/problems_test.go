@@ -213,6 +213,15 @@ func TestSchema(t *testing.T) {
 			t.Errorf("deliver key %q is also an account or top-level key", f.key)
 		}
 	}
+	for _, f := range oauth2Fields {
+		check(f.key, f.kind, f.ptr(&OAuth2{}))
+		if hasKey(accountFields, f.key) || hasKey(configFields, f.key) || hasKey(deliverFields, f.key) {
+			t.Errorf("oauth2 key %q is also an account, top-level or deliver key", f.key)
+		}
+		if f.kind == kindEnum && len(f.enum) == 0 {
+			t.Errorf("enum key %q has no values", f.key)
+		}
+	}
 }
 
 func TestParse_LineNumbers(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 
 // Keeping passwords out of problem messages. Problems are printed by `fetchd
 // check`, logged on a reload and pasted into bug reports, so a message about
-// password or smtp_password never shows any part of its value: not in a type
+// password, smtp_password or client_secret never shows any part of its value: not in a type
 // error, not in a check's complaint, not in a syntax error's quote of the
 // offending token, and never as the raw line.
 
@@ -41,6 +41,11 @@ func secretKeys() []string {
 		}
 	}
 	for _, f := range deliverFields {
+		if f.secret {
+			keys = append(keys, f.key)
+		}
+	}
+	for _, f := range oauth2Fields {
 		if f.secret {
 			keys = append(keys, f.key)
 		}

@@ -18,6 +18,11 @@ var secretContexts = []struct {
 	{"defaults", "password", "[defaults]\npassword = VALUE\n" + accountTOML(nil, false), "password"},
 	{"deliver", "smtp_password", deliverTOML(`smtp = "mail.example.com:587"`, `smtp_user = "me"`, "smtp_password = VALUE"),
 		"deliver #1: smtp_password"},
+	{"oauth2", "client_secret", accountTOML(map[string]string{"password_file": "-"}, true) +
+		"[account.oauth2]\nprovider = \"google\"\nclient_id = \"id\"\nclient_secret = VALUE\n[[account.deliver]]\nmaildir = \"/m\"\n",
+		"oauth2: client_secret"},
+	{"defaults oauth2", "client_secret", "[defaults.oauth2]\nprovider = \"microsoft\"\nclient_id = \"id\"\nclient_secret = VALUE\n" +
+		accountTOML(map[string]string{"password_file": "-"}, false), "oauth2: client_secret"},
 	{"defaults deliver", "smtp_password", "[defaults]\n[[defaults.deliver]]\nsmtp = \"mail.example.com:587\"\nsmtp_user = \"me\"\n" +
 		"smtp_password = VALUE\n" + accountTOML(nil, true), "deliver #1: smtp_password"},
 }
@@ -78,7 +83,10 @@ func TestSchema_SecretKeys(t *testing.T) {
 	for _, f := range deliverFields {
 		check(f.key, f.group, f.kind, f.secret)
 	}
-	if got, want := secretKeys(), []string{"password", "smtp_password"}; !slices.Equal(got, want) {
+	for _, f := range oauth2Fields {
+		check(f.key, f.group, f.kind, f.secret)
+	}
+	if got, want := secretKeys(), []string{"password", "smtp_password", "client_secret"}; !slices.Equal(got, want) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
@@ -117,6 +125,8 @@ func TestParse_PasswordSyntaxErrorHidesValue(t *testing.T) {
 		{"typo in the key", head + "passwd = hunter2secret\n", "hunter", 3, "password"},
 		{"defaults", "[defaults]\npassword = hunter2secret\n", "hunter", 2, "password"},
 		{"smtp_password", head + "[[account.deliver]]\nsmtp_password = hunter2secret\n", "hunter", 4, "smtp_password"},
+		{"client_secret", head + "[account.oauth2]\nclient_secret = hunter2secret\n", "hunter", 4, "client_secret"},
+		{"client_secret in an inline table", head + "oauth2 = {client_id = \"x\", client_secret = hunter2secret}\n", "hunter", 3, "client_secret"},
 		{"smtp_password in an inline table", head + "deliver = [{smtp = \"h:25\", smtp_password = hunter2secret}]\n",
 			"hunter", 3, "smtp_password"},
 		{"smtp_password in a multi-line array", head + "deliver = [\n  {smtp = \"h:25\"},\n  {smtp = \"h:25\", smtp_password = hunter2secret},\n]\n",

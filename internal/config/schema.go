@@ -54,6 +54,7 @@ const (
 	keyDefaults = "defaults"
 	keyAccount  = "account"
 	keyDeliver  = "deliver"
+	keyOAuth2   = "oauth2"
 )
 
 // configFields are the top-level keys. They must come before any table.

@@ -44,14 +44,14 @@ func (a *Account) Secret(ctx context.Context) (string, error) {
 }
 
 // SameCredentials reports whether a and b log in the same way: the same
-// user, auth mechanism and password source. It compares the configuration
-// only, not what password_file holds or password_command prints, so a
-// password changed inside the file is not seen. It is how a reload decides
-// that a paused account's credentials changed.
+// user, auth mechanism, password source and oauth2 table. It compares the
+// configuration only, not what password_file holds or password_command
+// prints, so a password changed inside the file is not seen. It is how a
+// reload decides that a paused account's credentials changed.
 func (a *Account) SameCredentials(b *Account) bool {
 	return a.User == b.User && a.Auth == b.Auth && a.Password == b.Password &&
 		a.PasswordFile == b.PasswordFile && slices.Equal(a.PasswordCommand, b.PasswordCommand) &&
-		a.PasswordCredential == b.PasswordCredential
+		a.PasswordCredential == b.PasswordCredential && sameOAuth2(a.OAuth2, b.OAuth2)
 }
 
 // secretSource is where one password comes from: an account's POP3 password
@@ -144,15 +144,16 @@ func readSecret(label string, f *os.File) (string, error) {
 	if len(data) > maxSecretLen {
 		return "", fmt.Errorf("%s: larger than %d KiB: it must hold only the password", label, maxSecretLen>>10)
 	}
-	// Exactly one line end goes: the one an editor adds. Anything else,
-	// including trailing spaces, is part of the password.
-	pw := string(data)
-	if strings.HasSuffix(pw, "\r\n") {
-		pw = pw[:len(pw)-2]
-	} else if strings.HasSuffix(pw, "\n") {
-		pw = pw[:len(pw)-1]
+	return checkSecret(label, trimLineEnd(string(data)), "the file must hold only the password, on one line")
+}
+
+// trimLineEnd removes one line end from the end of s: the one an editor
+// adds. Anything else, including trailing spaces, is part of the secret.
+func trimLineEnd(s string) string {
+	if strings.HasSuffix(s, "\r\n") {
+		return s[:len(s)-2]
 	}
-	return checkSecret(label, pw, "the file must hold only the password, on one line")
+	return strings.TrimSuffix(s, "\n")
 }
 
 // checkCredential checks a password_credential name: systemd's credential

@@ -37,9 +37,10 @@ func (d *decoder) validateAccount(w where, a *Account, present map[string]bool, 
 		}
 	}
 	switch {
-	case len(sources) == 0:
+	case len(sources) == 0 && !present[keyOAuth2]:
 		d.add(w, "", `no password: set password_file = "~/.config/fetchd/NAME.pass", `+
-			`password_command = ["pass", "show", "…"], password_credential = "NAME" (systemd LoadCredential), or password = "…"`)
+			`password_command = ["pass", "show", "…"], password_credential = "NAME" (systemd LoadCredential), or password = "…" `+
+			`(or, for an OAuth2 provider, add an [account.oauth2] table)`)
 	case len(sources) > 1:
 		last := len(sources) - 1
 		d.add(w, sources[last], fmt.Sprintf("conflicts with %s: set exactly one of %s",

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -166,5 +167,46 @@ func TestPoll_CancelAfterStageStillCommits(t *testing.T) {
 	seen, err := e.store.Seen(e.account.Key)
 	if err != nil || len(seen) != 1 {
 		t.Fatalf("store holds %d records (%v), want 1", len(seen), err)
+	}
+}
+
+// A refused access token is refreshed and the login tried once more; a
+// second refusal fails the poll without a third try.
+func TestPoll_RefusedTokenRefreshedOnce(t *testing.T) {
+	for _, refreshWorks := range []bool{true, false} {
+		t.Run(fmt.Sprintf("refresh works=%v", refreshWorks), func(t *testing.T) {
+			e := newEnv(t, three, func(s *pop3test.Server) {
+				s.SASL = []string{"XOAUTH2"}
+				s.ValidToken = func(user, token string) bool { return token == "fresh" }
+			})
+			e.account.Auth = pop3.AuthXOAUTH2
+			token, invalidated := "stale", 0
+			e.account.Secret = func(context.Context) (string, error) { return token, nil }
+			e.account.InvalidateSecret = func() {
+				invalidated++
+				if refreshWorks {
+					token = "fresh"
+				}
+			}
+			res := e.poll()
+			if invalidated != 1 {
+				t.Fatalf("token invalidated %d times, want 1", invalidated)
+			}
+			if refreshWorks && (!res.OK() || res.Fetched != 3) {
+				t.Fatalf("poll %+v, want the 3 messages after the refresh", res)
+			}
+			if !refreshWorks && Classify(res.Err) != FailureAuth {
+				t.Fatalf("poll error %v, want the login refused", res.Err)
+			}
+			auths := 0
+			for _, c := range e.srv.Commands() {
+				if strings.HasPrefix(c, "AUTH") {
+					auths++
+				}
+			}
+			if auths != 2 {
+				t.Errorf("%d AUTH commands, want 2 (one retry)", auths)
+			}
+		})
 	}
 }

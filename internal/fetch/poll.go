@@ -22,14 +22,18 @@ type Account struct {
 	Server     pop3.Config
 	ServerName string // the configured server, for the Received field
 	User       string
-	// Secret returns the password. It is called once per poll, before the
-	// connection is made, so a failing password command costs no login attempt.
-	Secret         func(ctx context.Context) (string, error)
-	Auth           pop3.AuthMethod
-	Keep           bool
-	MaxMessageSize int64 // messages LIST reports as larger stay on the server; 0: no limit
-	Targets        []Target
-	SpoolDir       string // where a message is spooled when it goes to several targets
+	// Secret returns the password (or OAuth2 access token). It is called
+	// before each connection is made, so a failing password command costs
+	// no login attempt.
+	Secret func(ctx context.Context) (string, error)
+	// InvalidateSecret, when set (OAuth2), forgets the secret Secret
+	// returned: a login it failed is retried once with a fresh one.
+	InvalidateSecret func()
+	Auth             pop3.AuthMethod
+	Keep             bool
+	MaxMessageSize   int64 // messages LIST reports as larger stay on the server; 0: no limit
+	Targets          []Target
+	SpoolDir         string // where a message is spooled when it goes to several targets
 
 	// Quarantine, when set, receives a copy of a message refused permanently.
 	Quarantine deliver.Deliverer
@@ -125,23 +129,34 @@ func (p *Poller) Poll(ctx context.Context, a *Account) (res Result) {
 			fmt.Errorf("poll took longer than session_timeout (%s)", a.SessionTimeout))
 		defer cancel()
 	}
-	password, err := a.Secret(ctx)
-	if err != nil {
-		res.Err = configError{err}
-		return res
-	}
 	cfg := a.Server
 	if log.GetLevel() <= zerolog.TraceLevel {
 		cfg.Trace = func(dir, line string) { log.Trace().Str("dir", dir).Msg(line) }
 	}
-	c, err := pop3.Dial(ctx, cfg)
-	if err != nil {
+	for attempt := 0; ; attempt++ {
+		password, err := a.Secret(ctx)
+		if err != nil {
+			res.Err = configError{err}
+			return res
+		}
+		c, err := pop3.Dial(ctx, cfg)
+		if err != nil {
+			res.Err = withHint(err)
+			return res
+		}
+		s := &session{poller: p, account: a, client: c, log: log, res: &res}
+		err = s.run(ctx, password)
+		if attempt == 0 && a.InvalidateSecret != nil && res.Listed == 0 && Classify(err) == FailureAuth {
+			// An access token can expire between the refresh and the
+			// login, or be revoked early: a fresh one and a new session,
+			// once, before the poll counts as failed.
+			log.Info().Err(err).Msg("the server refused the access token: refreshing it and logging in again")
+			a.InvalidateSecret()
+			continue
+		}
 		res.Err = withHint(err)
 		return res
 	}
-	s := &session{poller: p, account: a, client: c, log: log, res: &res}
-	res.Err = withHint(s.run(ctx, password))
-	return res
 }
 
 func (a *Account) closeSessions(log zerolog.Logger) {

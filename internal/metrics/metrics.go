@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"errors"
 	"sync"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"fetchd/internal/fetch"
+	"fetchd/internal/oauth"
 )
 
 // Values of the result label of fetchd_polls_total.
@@ -46,6 +48,7 @@ type Metrics struct {
 	skippedMsgs  *prometheus.CounterVec // account, reason
 	duration     *prometheus.HistogramVec
 	lastSuccess  *prometheus.GaugeVec   // account
+	consent      *prometheus.GaugeVec   // account
 	skippedPolls *prometheus.CounterVec // account, reason
 	state        *prometheus.GaugeVec   // account, state
 	consecFails  *prometheus.GaugeVec   // account
@@ -103,6 +106,10 @@ func New(version string) *Metrics {
 		Name: "fetchd_last_success_timestamp_seconds",
 		Help: "When the last poll that reached QUIT ended, in seconds since the epoch; absent until one has.",
 	}, account)
+	m.consent = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "fetchd_oauth_consent_needed",
+		Help: "1 when the account's OAuth2 refresh token is missing, expired or revoked (run fetchd auth ACCOUNT), else 0.",
+	}, account)
 	m.skippedPolls = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "fetchd_polls_skipped_total",
 		Help: "Scheduled polls that did not run, by reason.",
@@ -136,14 +143,14 @@ func New(version string) *Metrics {
 
 	m.perAccount = []interface{ DeletePartialMatch(prometheus.Labels) int }{
 		m.polls, m.delivered, m.bytes, m.deleted, m.failures, m.skippedMsgs,
-		m.duration, m.lastSuccess, m.skippedPolls, m.state, m.consecFails, m.backoffUntil,
+		m.duration, m.lastSuccess, m.skippedPolls, m.state, m.consecFails, m.backoffUntil, m.consent,
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		buildInfo, m.reloadOK, m.reloadTime,
 		m.polls, m.delivered, m.bytes, m.deleted, m.failures, m.skippedMsgs,
-		m.duration, m.lastSuccess, m.skippedPolls, m.state, m.consecFails, m.backoffUntil,
+		m.duration, m.lastSuccess, m.skippedPolls, m.state, m.consecFails, m.backoffUntil, m.consent,
 	)
 	return m
 }
@@ -171,6 +178,12 @@ func (m *Metrics) ObservePoll(account string, r *fetch.Result) {
 	m.duration.WithLabelValues(account).Observe(r.Duration.Seconds())
 	if r.Err == nil {
 		m.lastSuccess.WithLabelValues(account).Set(unixSeconds(r.Start.Add(r.Duration)))
+	}
+	switch {
+	case errors.Is(r.Err, oauth.ErrConsentNeeded):
+		m.consent.WithLabelValues(account).Set(1)
+	case r.Err == nil:
+		m.consent.WithLabelValues(account).Set(0)
 	}
 }
 

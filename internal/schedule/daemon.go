@@ -24,6 +24,7 @@ import (
 
 	"fetchd/internal/config"
 	"fetchd/internal/fetch"
+	"fetchd/internal/oauth"
 	"fetchd/internal/state"
 )
 
@@ -485,6 +486,12 @@ func (d *Daemon) notifyResultLocked(a *account, res *fetch.Result) {
 		d.notifyLocked(a, "delivery_failed", "",
 			fmt.Sprintf("%d message(s) of account %s were refused permanently by a delivery target and are held on the server; fix the target, then run `fetchd retry %s`", res.FailedPermanent, name, name),
 			map[string]any{"count": res.FailedPermanent})
+	}
+	if errors.Is(res.Err, oauth.ErrConsentNeeded) {
+		d.notifyLocked(a, "oauth_consent", "needed",
+			fmt.Sprintf("account %s cannot log in: its OAuth2 refresh token is missing, expired or revoked; run `fetchd auth %s`", name, name), nil)
+	} else if res.Err == nil {
+		delete(a.notified, "oauth_consent")
 	}
 	var ge *fetch.GuardError
 	if errors.As(res.Err, &ge) {
