@@ -84,7 +84,15 @@ func Loopback(ctx context.Context, c Client, openURL func(url string), httpClien
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
-	defer srv.Close()
+	defer func() {
+		// Shutdown, not Close: the handler that delivered the code may
+		// still be writing the browser's answer.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		if srv.Shutdown(sctx) != nil {
+			srv.Close()
+		}
+	}()
 
 	openURL(conf.AuthCodeURL(state,
 		oauth2.AccessTypeOffline,
