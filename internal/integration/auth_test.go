@@ -3,6 +3,7 @@ package integration
 import (
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"fmt"
 	"os"
@@ -153,6 +154,48 @@ func TestDovecot_Pinning(t *testing.T) {
 				t.Fatalf("exit %d, want 0\n%s", r.Code, testharness.Tail(r.Stdout+r.Stderr, 10))
 			}
 			checkDelivered(t, b.Out, ms)
+		})
+	}
+}
+
+// Acceptance 4 of issue 6, the hard way: with log_level = "trace" (every
+// command and status line), each login method, `fetchd check` and `fetchd
+// doctor` print neither the password nor the SASL blobs that carry it.
+func TestDovecot_TraceShowsNoSecret(t *testing.T) {
+	d := needFetchd(t)
+	for _, auth := range []string{"user", "plain", "login", "cram-md5", "scram-sha-256"} {
+		t.Run(auth, func(t *testing.T) {
+			b := newBox(t, d)
+			b.Seed(t, testcorpus.Mixed(2, 14))
+			a := b.ImplicitTLS()
+			a.Extra = fmt.Sprintf("auth = %q\n", auth)
+			cfg := b.Config(t, a)
+			data, err := os.ReadFile(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(cfg, []byte(strings.Replace(string(data), `log_level = "debug"`, `log_level = "trace"`, 1)), 0o600)
+			forbidden := []string{
+				d.Password,
+				base64.StdEncoding.EncodeToString([]byte("\x00" + b.User + "\x00" + d.Password)), // PLAIN
+				base64.StdEncoding.EncodeToString([]byte(d.Password)),                            // LOGIN
+			}
+			var out strings.Builder
+			for _, args := range [][]string{{"once", "-c", cfg}, {"check", "-c", cfg}, {"doctor", "-c", cfg, "t"}} {
+				r := b.Run(t, testharness.RunOptions{}, args...)
+				if r.Code != 0 {
+					t.Errorf("fetchd %s: exit %d\n%s", args[0], r.Code, testharness.Tail(r.Stdout+r.Stderr, 10))
+				}
+				out.WriteString(r.Stdout + r.Stderr)
+			}
+			if !strings.Contains(out.String(), "C: ") && !strings.Contains(out.String(), "dir=C") {
+				t.Fatalf("no traced command in the output: the test proves nothing\n%s", testharness.Tail(out.String(), 20))
+			}
+			for _, f := range forbidden {
+				if strings.Contains(out.String(), f) {
+					t.Errorf("the output holds a secret (%d characters of it)", len(f))
+				}
+			}
 		})
 	}
 }
