@@ -3,10 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -187,9 +185,8 @@ func probeTLS(ctx context.Context, w io.Writer, cfg pop3.Config) {
 			validity += fmt.Sprintf(" (expires in %d days)", int(left.Hours()/24))
 		}
 		fmt.Fprintf(w, "  valid:    %s\n", validity)
-		fmt.Fprintf(w, "  tls_fingerprint = %q\n", fingerprint(cert.Raw))
-		spki := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
-		fmt.Fprintf(w, "  tls_pin_spki    = %q\n", base64.StdEncoding.EncodeToString(spki[:]))
+		fmt.Fprintf(w, "  tls_fingerprint = %q\n", pop3.CertFingerprint(cert.Raw))
+		fmt.Fprintf(w, "  tls_pin_spki    = %q\n", pop3.SPKIPin(cert))
 	}
 	if len(st.PeerCertificates) > 0 {
 		fmt.Fprintf(w, "verification against the trusted roots: %s\n", verifyChain(st.PeerCertificates, host, cfg.TLSConfig))
@@ -210,14 +207,4 @@ func verifyChain(chain []*x509.Certificate, host string, base *tls.Config) strin
 		return "FAILED: " + err.Error() + " (a pin — tls_fingerprint or tls_pin_spki above — lets exactly this server through)"
 	}
 	return "ok"
-}
-
-// fingerprint is the SHA-256 of a certificate as openssl prints it.
-func fingerprint(der []byte) string {
-	sum := sha256.Sum256(der)
-	parts := make([]string, len(sum))
-	for i, b := range sum {
-		parts[i] = fmt.Sprintf("%02X", b)
-	}
-	return strings.Join(parts, ":")
 }
