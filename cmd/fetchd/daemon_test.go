@@ -18,6 +18,7 @@ import (
 
 	"fetchd/internal/control"
 	"fetchd/internal/pop3/pop3test"
+	"fetchd/internal/state"
 	"fetchd/internal/testharness"
 )
 
@@ -345,5 +346,36 @@ func TestDaemon_NotifyCommandOncePerEvent(t *testing.T) {
 	}
 	if !strings.Contains(string(b), `"account":"n"`) {
 		t.Errorf("event lacks the account: %s", b)
+	}
+}
+
+// Without a daemon, `fetchd status` shows a pause recorded in the store,
+// and `fetchd resume` lifts it there.
+func TestStatusAndResume_PauseInStoreWithoutDaemon(t *testing.T) {
+	srv := pop3test.NewServer(t)
+	srv.Start()
+	cfg, dir := writeConfig(t, srv.Addr(), "")
+	store, err := state.Open(filepath.Join(dir, "state", "fetchd.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, portStr, _ := net.SplitHostPort(srv.Addr())
+	port, _ := strconv.Atoi(portStr)
+	key := state.AccountKey{Server: host, Port: port, User: "user"}
+	if err := store.SetPause(key, &state.Pause{Since: time.Now(), Reason: "the server rejected the login 3 times in a row", Salt: []byte("s"), Proof: []byte("p")}); err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+
+	code, out, _ := runCLI("status", "-c", cfg)
+	if code != exitOK || !strings.Contains(out, "PAUSED") || !strings.Contains(out, "fetchd resume fake") {
+		t.Errorf("status (exit %d) does not show the pause:\n%s", code, out)
+	}
+	code, out, _ = runCLI("resume", "-c", cfg, "fake")
+	if code != exitOK || !strings.Contains(out, "fake: resumed") {
+		t.Errorf("resume (exit %d):\n%s", code, out)
+	}
+	if _, out, _ = runCLI("status", "-c", cfg); strings.Contains(out, "PAUSED") {
+		t.Errorf("still paused after resume:\n%s", out)
 	}
 }

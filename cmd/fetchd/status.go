@@ -196,7 +196,12 @@ func statusFromStore(cfg *config.Config, names []string, asJSON bool, stdout, st
 	fmt.Fprintln(tw, "ACCOUNT\tLAST POLL\tRESULT\tLAST SUCCESS\tDELIVERED\tLAST ERROR")
 	for _, r := range rows {
 		if len(r.Polls) == 0 {
-			fmt.Fprintf(tw, "%s\tnever\t-\t-\t0\t\n", r.Account)
+			result, note := "-", ""
+			if r.Paused != nil {
+				result = "PAUSED"
+				note = fmt.Sprintf("paused since %s: %s; `fetchd resume %s` after fixing it", r.Paused.Since.Format(time.DateTime), r.Paused.Reason, r.Account)
+			}
+			fmt.Fprintf(tw, "%s\tnever\t%s\t-\t0\t%s\n", r.Account, result, oneLine(note, 160))
 			continue
 		}
 		last := r.Polls[0]
