@@ -63,13 +63,8 @@ func runAuth(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "fetchd auth: --flow must be %q or %q, got %q\n", config.FlowLoopback, config.FlowDevice, flow)
 		return exitUsage
 	}
-	cfg, ok := loadConfig(path, stderr)
+	cfg, a, ok := loadAccount("auth", path, fs.Arg(0), stderr)
 	if !ok {
-		return exitUsage
-	}
-	a := cfg.Account(fs.Arg(0))
-	if a == nil {
-		fmt.Fprintf(stderr, "fetchd auth: no account named %s in %s\n", fs.Arg(0), cfg.Path)
 		return exitUsage
 	}
 	if a.OAuth2 == nil {

@@ -32,6 +32,21 @@ func loadConfig(path string, stderr io.Writer) (*config.Config, bool) {
 	return cfg, true
 }
 
+// loadAccount loads the configuration and finds the account a command
+// names, reporting on stderr what is wrong.
+func loadAccount(command, path, name string, stderr io.Writer) (*config.Config, *config.Account, bool) {
+	cfg, ok := loadConfig(path, stderr)
+	if !ok {
+		return nil, nil, false
+	}
+	a := cfg.Account(name)
+	if a == nil {
+		fmt.Fprintf(stderr, "fetchd %s: no account named %s in %s\n", command, name, cfg.Path)
+		return nil, nil, false
+	}
+	return cfg, a, true
+}
+
 func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	var path string
 	fs := newFlagSet("check", stderr, &path)

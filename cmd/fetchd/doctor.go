@@ -38,13 +38,8 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "fetchd doctor: name one account")
 		return exitUsage
 	}
-	cfg, ok := loadConfig(path, stderr)
+	cfg, a, ok := loadAccount("doctor", path, fs.Arg(0), stderr)
 	if !ok {
-		return exitUsage
-	}
-	a := cfg.Account(fs.Arg(0))
-	if a == nil {
-		fmt.Fprintf(stderr, "fetchd doctor: no account named %s in %s\n", fs.Arg(0), cfg.Path)
 		return exitUsage
 	}
 	log := newLogger(cfg, stderr)

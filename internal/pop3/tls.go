@@ -95,13 +95,6 @@ func (c *Client) startTLS(ctx context.Context, tcfg *tls.Config) error {
 	return c.capa()
 }
 
-// ConnectionState returns the TLS connection state (version, cipher suite,
-// the certificates the server sent), and false without TLS. It is
-// TLSState under the name crypto/tls uses.
-func (c *Client) ConnectionState() (tls.ConnectionState, bool) {
-	return c.TLSState()
-}
-
 // abort says QUIT, as a courtesy, and closes the connection. It is used when
 // Dial gives up on a server that behaves but cannot do what we need.
 func (c *Client) abort() {

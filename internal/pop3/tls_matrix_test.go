@@ -253,7 +253,7 @@ func serverCA(t *testing.T, s *pop3test.Server, mode TLSMode) *x509.Certificate 
 		t.Fatal(err)
 	}
 	defer c.Close()
-	st, ok := c.ConnectionState()
+	st, ok := c.TLSState()
 	if !ok || len(st.PeerCertificates) < 2 || !st.PeerCertificates[1].IsCA {
 		t.Fatalf("server sent %d certificates (TLS %v), want its leaf and CA", len(st.PeerCertificates), ok)
 	}

@@ -416,11 +416,6 @@ func (d *Daemon) finish(a *account, key string, cfg *config.Account, res fetch.R
 
 	switch failure {
 	case fetch.FailureNone:
-		if a.paused {
-			log.Info().Msg("paused account logged in on request: resumed")
-			a.paused, a.pausedReason = false, ""
-			delete(a.notified, "account_paused")
-		}
 		a.failures, a.authFailures, a.backoffUntil = 0, 0, time.Time{}
 		a.lastSuccess = end
 		delete(a.notified, "guard_tripped")
