@@ -268,6 +268,12 @@ func (ss *session) quit() error {
 		if ss.f.DropAfterQuitCommit {
 			return errEnd
 		}
+		// The maildrop is free once UPDATE is done, before the +OK: a
+		// client that logs in again right after QUIT must not find it
+		// locked by a session that is only closing its socket.
+		ss.srv.mu.Lock()
+		ss.srv.unlockLocked(ss.id, ss.loggedIn)
+		ss.srv.mu.Unlock()
 	}
 	if err := ss.reply("+OK fetchd pop3test signing off"); err != nil {
 		return err
