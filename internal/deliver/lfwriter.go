@@ -22,43 +22,58 @@ type LFWriter struct {
 // NewLFWriter returns an LFWriter writing to w.
 func NewLFWriter(w io.Writer) *LFWriter { return &LFWriter{w: w} }
 
-var crlf = []byte("\r\n")
-
 // Write converts p and writes it to the underlying writer. It returns len(p)
 // on success; on failure it returns 0 and the underlying writer's error.
+//
+// Each CRLF is turned into LF by dropping its CR: the bytes between two
+// dropped CRs go out in one underlying Write, so a message with CRLF line
+// ends costs one Write per line.
 func (l *LFWriter) Write(p []byte) (int, error) {
 	if l.err != nil {
 		return 0, l.err
 	}
 	n := len(p)
-	if l.cr && n > 0 {
+	if n == 0 {
+		return 0, nil
+	}
+	if l.cr {
 		l.cr = false
-		if p[0] == '\n' {
-			l.write(p[:1]) // the held CR and this LF make a CRLF: write LF
-			p = p[1:]
-		} else {
-			l.write([]byte{'\r'})
+		if p[0] != '\n' {
+			l.write(cr) // a bare CR after all
 		}
+		// Otherwise the held CR and this LF make a CRLF: the CR is dropped
+		// and the LF goes out with the first span below.
 	}
-	for l.err == nil {
-		i := bytes.Index(p, crlf)
-		if i < 0 {
-			break
-		}
-		l.write(p[:i])
-		l.write(p[i+1 : i+2]) // the LF of the pair
-		p = p[i+2:]
-	}
-	if len(p) > 0 && p[len(p)-1] == '\r' {
-		l.cr = true
+	if p[len(p)-1] == '\r' {
+		l.cr = true // it may start a CRLF that the next Write completes
 		p = p[:len(p)-1]
 	}
-	l.write(p)
+	start := 0 // p[start:i] is converted and not written yet
+	for i := 0; ; {
+		k := bytes.IndexByte(p[i:], '\r')
+		if k < 0 {
+			break
+		}
+		i += k
+		if i+1 < len(p) && p[i+1] == '\n' {
+			l.write(p[start:i]) // up to the CR; the LF starts the next span
+			if l.err != nil {
+				return 0, l.err
+			}
+			start = i + 1
+			i += 2
+		} else {
+			i++ // a bare CR: data
+		}
+	}
+	l.write(p[start:])
 	if l.err != nil {
 		return 0, l.err
 	}
 	return n, nil
 }
+
+var cr = []byte{'\r'}
 
 func (l *LFWriter) write(p []byte) {
 	if l.err != nil || len(p) == 0 {
@@ -73,7 +88,7 @@ func (l *LFWriter) write(p []byte) {
 func (l *LFWriter) Flush() error {
 	if l.err == nil && l.cr {
 		l.cr = false
-		l.write([]byte{'\r'})
+		l.write(cr)
 	}
 	return l.err
 }

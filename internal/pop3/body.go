@@ -102,10 +102,18 @@ func (r *bodyReader) scan(in, dst []byte) (used, out int, err error) {
 	for i < len(in) {
 		switch r.state {
 		case stMid:
-			// The hot path: copy up to and including the next CR.
 			if o == len(dst) {
 				return i, o, nil
 			}
+			// The hot path: whole lines, copied in one span.
+			if j := r.lines(in, i, min(len(in), i+len(dst)-o)); j > i {
+				copy(dst[o:], in[i:j])
+				o += j - i
+				i = j
+				continue
+			}
+			// A line that lines leaves alone: copy up to and including
+			// the next CR.
 			seg := in[i:]
 			if room := len(dst) - o; len(seg) > room {
 				seg = seg[:room]
@@ -174,6 +182,38 @@ func (r *bodyReader) scan(in, dst []byte) (used, out int, err error) {
 		}
 	}
 	return i, o, nil
+}
+
+// lines is scan's fast path in stMid: from in[i], in the middle of a line,
+// it passes over whole lines that end in CRLF within in[:end] and are within
+// the line cap, and returns where it stopped, having left r as scan's states
+// would after taking those octets one at a time. It stops
+//
+//   - at a line start that is at end or starts with a dot, in stLineStart,
+//     for scan to look at the dot;
+//   - before a line that does not end in CRLF within in[:end], has a bare
+//     CR, or may be over the cap (a bare LF in it may still make it fit), in
+//     stMid,
+//
+// so that scan's octet-at-a-time states decide those exactly as before.
+func (r *bodyReader) lines(in []byte, i, end int) int {
+	for {
+		k := bytes.IndexByte(in[i:end], '\r')
+		if k < 0 || i+k+1 >= end || in[i+k+1] != '\n' {
+			return i
+		}
+		// The line's octets, bare LFs and all, are k more: within the
+		// cap that many, it is within the cap however bare LFs split it.
+		if r.maxLine > 0 && r.lineLen+k > r.maxLine {
+			return i
+		}
+		i += k + 2
+		r.lineLen = 0
+		if i == end || in[i] == '.' {
+			r.state = stLineStart
+			return i
+		}
+	}
 }
 
 var crlf = []byte("\r\n")

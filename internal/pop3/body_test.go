@@ -146,28 +146,3 @@ func TestDotStuffRoundTrip(t *testing.T) {
 		}
 	}
 }
-
-func BenchmarkBodyReader(b *testing.B) {
-	var body bytes.Buffer
-	line := strings.Repeat("abcdefghij", 7) + "0123\r\n"
-	for i := 0; body.Len() < 10<<20; i++ {
-		if i%50 == 0 {
-			body.WriteString(".dotted line\r\n")
-		}
-		body.WriteString(line)
-	}
-	wire := append(dotStuff(body.Bytes()), ".\r\n"...)
-	b.SetBytes(int64(body.Len()))
-	b.ReportAllocs()
-	sr := bytes.NewReader(wire)
-	br := bufio.NewReaderSize(sr, maxReplyLine)
-	for b.Loop() {
-		sr.Reset(wire)
-		br.Reset(sr)
-		r := newBodyReader(br, defaultMaxLineLength, 0)
-		n, err := io.Copy(io.Discard, r)
-		if err != nil || n != int64(body.Len()) {
-			b.Fatalf("got %d, %v, want %d", n, err, body.Len())
-		}
-	}
-}
