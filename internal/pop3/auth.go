@@ -168,6 +168,30 @@ func (c *Client) userPass(user, password string) error {
 			return err
 		}
 	}
+	if c.Pipelining() {
+		// RFC 2449 §6.6: USER and PASS go together, saving a round trip.
+		// The password goes to the same server whatever it answers to
+		// USER; a -ERR to USER is the error, and PASS's reply is read too
+		// to keep the stream in step.
+		if err := c.send(userCmd); err != nil {
+			return err
+		}
+		if err := c.send(passCmd); err != nil {
+			return err
+		}
+		if err := c.flush(); err != nil {
+			return err
+		}
+		_, uerr := c.readReply()
+		if uerr != nil && c.broken != nil {
+			return uerr
+		}
+		_, perr := c.readReply()
+		if uerr != nil {
+			return uerr
+		}
+		return perr
+	}
 	// RFC 1939 §7: after -ERR to USER the client may only issue a new
 	// authentication command or QUIT; the password is not sent.
 	if _, err := c.roundTrip(userCmd); err != nil {

@@ -43,6 +43,70 @@ func (c *Client) UIDL(ctx context.Context) ([]MessageInfo, error) {
 	return msgs, err
 }
 
+// UIDLAndList returns the unique-id and the scan listings, as UIDL and List
+// do; with PIPELINING both commands go out together, saving a round trip.
+// uidlErr is what UIDL would have returned as its error (ErrNoUIDL for a
+// server without UIDL); err is List's, or the connection's.
+func (c *Client) UIDLAndList(ctx context.Context) (uidl []MessageInfo, uidlErr error, list []MessageInfo, err error) {
+	if !c.Pipelining() {
+		uidl, uidlErr = c.UIDL(ctx)
+		if uidlErr != nil && c.broken != nil {
+			return nil, uidlErr, nil, uidlErr
+		}
+		list, err = c.List(ctx)
+		return uidl, uidlErr, list, err
+	}
+	stop, err := c.begin(ctx, "uidl", true)
+	if err != nil {
+		return nil, err, nil, err
+	}
+	defer stop()
+	var uids, scan entries
+	collect := func(into *entries, parse func(string) (MessageInfo, error)) func([]byte) error {
+		return func(line []byte) error {
+			mi, err := parse(string(line))
+			if err != nil {
+				return err
+			}
+			into.add(mi)
+			return nil
+		}
+	}
+	err = c.send(command{verb: "UIDL", kind: replyMulti, limit: uidlListing, onLine: collect(&uids, parseUIDLine)})
+	if err == nil {
+		err = c.send(command{verb: "LIST", kind: replyMulti, limit: listListing, onLine: collect(&scan, parseScanLine)})
+	}
+	if err == nil {
+		err = c.flush()
+	}
+	if err == nil {
+		for len(c.pending) > 2 && err == nil {
+			if _, oerr := c.readOwed(); oerr != nil && c.broken != nil {
+				err = oerr
+			}
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("uidl: %w", err), nil, fmt.Errorf("uidl: %w", err)
+	}
+	if _, uidlErr = c.readReply(); uidlErr != nil {
+		uidlErr = fmt.Errorf("uidl: %w", uidlErr)
+		var pe *Error
+		if errors.As(uidlErr, &pe) && !pe.hasTempCode() {
+			uidlErr = fmt.Errorf("uidl: %w: %w", ErrNoUIDL, pe)
+		}
+		if c.broken != nil {
+			return nil, uidlErr, nil, uidlErr
+		}
+	} else {
+		uidl = uids.all()
+	}
+	if _, err = c.readReply(); err != nil {
+		return uidl, uidlErr, nil, fmt.Errorf("list: %w", err)
+	}
+	return uidl, uidlErr, scan.all(), nil
+}
+
 func (c *Client) listing(ctx context.Context, op, verb string, limit listingLimit, parse func(string) (MessageInfo, error)) ([]MessageInfo, error) {
 	var msgs entries
 	_, err := c.simple(ctx, op, true, command{verb: verb, kind: replyMulti, limit: limit, onLine: func(line []byte) error {
@@ -78,6 +142,9 @@ func (c *Client) Noop(ctx context.Context) error {
 }
 
 func (c *Client) numbered(ctx context.Context, op, verb string, num int) error {
+	if verb == "DELE" {
+		c.deleSent = true
+	}
 	op = fmt.Sprintf("%s %d", op, num)
 	if num < 1 {
 		return fmt.Errorf("%s: %w: message numbers start at 1", op, ErrInvalidArgument)
@@ -86,10 +153,71 @@ func (c *Client) numbered(ctx context.Context, op, verb string, num int) error {
 	return err
 }
 
+// DeleAsync marks message num deleted, like Dele. With PIPELINING it
+// returns once the command is queued, and done receives the outcome when
+// the reply is read: by a later Retr, DeleAsync or Quit, in the order sent.
+// done is never called when the connection broke first: then the deletion
+// may not have happened. Without PIPELINING it waits, and calls done before
+// returning. The error returned is for the connection only (a -ERR goes to
+// done).
+func (c *Client) DeleAsync(ctx context.Context, num int, done func(error)) error {
+	if !c.Pipelining() {
+		err := c.Dele(ctx, num)
+		var pe *Error
+		if err == nil || errors.As(err, &pe) {
+			done(err)
+			return nil
+		}
+		return err
+	}
+	op := fmt.Sprintf("dele %d", num)
+	if num < 1 {
+		return fmt.Errorf("%s: %w: message numbers start at 1", op, ErrInvalidArgument)
+	}
+	stop, err := c.begin(ctx, op, true)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	if err := c.send(command{verb: "DELE", args: []string{strconv.Itoa(num)}, done: func(err error) {
+		if err != nil {
+			err = fmt.Errorf("%s: %w", op, err)
+		}
+		done(err)
+	}}); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	c.deleSent = true
+	// Replies already owed are read as they come, so DELEs never pile up
+	// past the window; the rest are read by the next command that waits.
+	for c.owedDeles() > maxDeleAhead {
+		if err := c.flush(); err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+		if _, err := c.readOwed(); err != nil && c.broken != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+	}
+	return nil
+}
+
+// owedDeles counts the pending commands with a done.
+func (c *Client) owedDeles() int {
+	n := 0
+	for _, cmd := range c.pending {
+		if cmd.done != nil {
+			n++
+		}
+	}
+	return n
+}
+
 // Quit ends the session (RFC 1939 §6) and closes the connection. The server
 // removes the messages marked deleted when it answers +OK; any error means
 // that may not have happened: deletions may be rolled back, and the caller
-// must not record them as done.
+// must not record them as done. Replies still owed are read first (DELEs'
+// go to their done; the bodies of RETRs sent ahead and not asked for are
+// discarded).
 func (c *Client) Quit(ctx context.Context) error {
 	defer c.Close()
 	stop, err := c.begin(ctx, "quit", false)
@@ -97,6 +225,7 @@ func (c *Client) Quit(ctx context.Context) error {
 		return fmt.Errorf("%w (deletions not confirmed)", err)
 	}
 	defer stop()
+	c.plan = nil
 	err = c.send(command{verb: "QUIT"})
 	if err == nil {
 		err = c.flush()
@@ -105,10 +234,40 @@ func (c *Client) Quit(ctx context.Context) error {
 		// The server may commit the deletions from here on, and we may
 		// never hear of it: the crash campaigns stop here.
 		crashpoint.Hit(ctx, "quit.sent")
+		for len(c.pending) > 1 && err == nil {
+			if _, oerr := c.readOwed(); oerr != nil && c.broken != nil {
+				err = oerr
+			}
+		}
+	}
+	if err == nil {
 		_, err = c.readReply()
 	}
 	if err != nil {
 		return fmt.Errorf("quit: deletions not confirmed: %w", err)
+	}
+	return nil
+}
+
+// QuitNoWait ends a session that deleted nothing: it sends QUIT and closes
+// without waiting for the answer, which could only confirm deletions. After
+// a DELE it is Quit.
+func (c *Client) QuitNoWait(ctx context.Context) error {
+	if c.deleSent {
+		return c.Quit(ctx)
+	}
+	defer c.Close()
+	stop, err := c.begin(ctx, "quit", false)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	c.plan = nil
+	if err := c.send(command{verb: "QUIT"}); err != nil {
+		return fmt.Errorf("quit: %w", err)
+	}
+	if err := c.flush(); err != nil {
+		return fmt.Errorf("quit: %w", err)
 	}
 	return nil
 }
@@ -128,7 +287,7 @@ func (c *Client) Retr(ctx context.Context, num int) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.roundTrip(command{verb: "RETR", args: []string{strconv.Itoa(num)}, kind: replyBody}); err != nil {
+	if _, err := c.retrReply(num); err != nil {
 		stop()
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}

@@ -41,11 +41,14 @@ type Client struct {
 	preCaps Capabilities
 
 	// pending holds the commands whose replies are still to be read, in the
-	// order sent. Replies are matched to it by readReply. Today at most one
-	// command is outstanding; RFC 2449 PIPELINING only needs more sends
-	// before the reads. While it is empty the server must be silent (idle.go).
+	// order sent. Replies are matched to it by readReply. With RFC 2449
+	// PIPELINING, RETRs go ahead (PlanRetr) and DELEs do not wait
+	// (DeleAsync). While it is empty the server must be silent (idle.go).
 	pending   []command
-	lastReply string // verb of the last reply read to its end, for errors
+	lastReply string        // verb of the last reply read to its end, for errors
+	plan      []MessageInfo // RETRs to send ahead (PlanRetr)
+	wantRetr  int           // the message whose RETR reply retrReply waits for
+	deleSent  bool          // a DELE went out in this session
 	state     connState
 	broken    error     // first error that left the stream out of step
 	body      *retrBody // RETR body not yet read to its end or closed

@@ -24,12 +24,18 @@ import (
 // Either breaks the client with ErrProtocol. With RFC 2449 PIPELINING the
 // replies to commands still outstanding may already be buffered: both checks
 // apply only when the pending queue is empty, which keeps them right then.
+//
+// The check before a command asks the kernel how many octets wait in the
+// socket (SIOCINQ, on Linux): it costs no wait. Over TLS a waiting record may be a
+// post-handshake message (a session ticket) rather than data, so only then,
+// and on connections that are not sockets, does it fall back to a probe
+// read of idleProbe.
 
-// idleProbe is how long expectIdle waits for octets already in flight. A
-// zero timeout would not do: Go fails a read whose deadline has passed
-// without looking at the socket. An idle connection costs about 1 ms (the
-// poller's granularity) per command; data the server sends later than that
-// is caught by the next reply's check or read as a malformed reply.
+// idleProbe is how long the fallback probe waits for octets already in
+// flight. A zero timeout would not do: Go fails a read whose deadline has
+// passed without looking at the socket. Data the server sends later than
+// the check is caught by the next reply's check or read as a malformed
+// reply.
 const idleProbe = time.Millisecond
 
 // replyDone is called when the reply to verb has been read to its end.
@@ -54,6 +60,16 @@ func lastOnStream(verb string) bool {
 // connection delivers within idleProbe. Nothing read is consumed.
 func (c *Client) expectIdle(probe bool) error {
 	n := c.br.Buffered()
+	if n == 0 && probe {
+		waiting, ok := socketPending(c.raw)
+		switch {
+		case ok && waiting == 0:
+			return nil
+		case ok && c.tls == nil:
+			n = waiting
+			probe = false
+		}
+	}
 	if n == 0 && probe {
 		c.dc.probing = true
 		_, err := c.br.Peek(1)

@@ -2,6 +2,7 @@ package pop3
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -30,6 +31,13 @@ type command struct {
 	onLine func(line []byte) error
 	// limit, for replyMulti, bounds the listing (limits.go).
 	limit listingLimit
+	// num and size, for a RETR, are the message and its listed size (-1:
+	// unknown), for the pipelining window.
+	num  int
+	size int64
+	// done, when set, receives the outcome of a single-line reply read
+	// after the call that sent the command returned (DeleAsync).
+	done func(error)
 }
 
 // line returns the command line without CRLF, or ErrInvalidArgument. The
@@ -102,6 +110,13 @@ func (c *Client) roundTrip(cmd command) (reply, error) {
 	}
 	if err := c.flush(); err != nil {
 		return reply{}, err
+	}
+	// Replies owed to commands sent before (DELEs of DeleAsync, RETRs
+	// sent ahead) come first.
+	for len(c.pending) > 1 {
+		if _, err := c.readOwed(); err != nil && c.broken != nil {
+			return reply{}, err
+		}
 	}
 	return c.readReply()
 }
@@ -182,4 +197,147 @@ func (c *Client) readListing(cmd command) error {
 			}
 		}
 	}
+}
+
+// The pipelining window (RFC 2449 §6.6): how many RETRs, and how many listed
+// octets of them, may be outstanding ahead of the one being read. Commands
+// are written by the client's own goroutine, never more than
+// maxAhead+maxDeleAhead short lines (a few KB) ahead of the replies read:
+// far less than what the socket buffers of both ends hold, so the server
+// can never block writing replies while we block writing commands, the
+// deadlock §6.6 warns about.
+const (
+	maxAhead      = 32
+	maxAheadBytes = 4 << 20
+	maxDeleAhead  = 256
+)
+
+// Pipelining reports whether the server announced PIPELINING (RFC 2449
+// §6.6): then commands are sent without waiting for earlier replies.
+func (c *Client) Pipelining() bool { return c.caps.Has("PIPELINING") }
+
+// PlanRetr tells the client which messages Retr will be asked for next, in
+// order. With PIPELINING their RETRs are sent ahead, within a window bounded
+// by count and listed size, while earlier bodies are still being read.
+// Retr may still be asked for any message: one not at the head of the plan
+// drops the planned ones before it, and RETRs already sent for messages it
+// skips are read and discarded. Without PIPELINING the plan is ignored.
+func (c *Client) PlanRetr(msgs []MessageInfo) {
+	c.plan = append(c.plan[:0], msgs...)
+}
+
+// ahead counts the RETRs sent and not yet answered, and their listed octets.
+func (c *Client) ahead() (n int, size int64) {
+	for _, cmd := range c.pending {
+		if cmd.kind == replyBody {
+			n++
+			size += max(cmd.size, 0)
+		}
+	}
+	return n, size
+}
+
+// pendingRetr reports whether a RETR num was sent and not yet answered.
+func (c *Client) pendingRetr(num int) bool {
+	for _, cmd := range c.pending {
+		if cmd.kind == replyBody && cmd.num == num {
+			return true
+		}
+	}
+	return false
+}
+
+// advancePlan drops the planned messages up to and including num, when num
+// is planned.
+func (c *Client) advancePlan(num int) {
+	for i, m := range c.plan {
+		if m.Num == num {
+			c.plan = c.plan[i+1:]
+			return
+		}
+	}
+}
+
+// fillWindow sends planned RETRs ahead while the window allows; they go out
+// with the next flush.
+func (c *Client) fillWindow() error {
+	if !c.Pipelining() {
+		return nil
+	}
+	n, size := c.ahead()
+	for len(c.plan) > 0 && n < maxAhead && (n == 0 || size+max(c.plan[0].Size, 0) <= maxAheadBytes) {
+		m := c.plan[0]
+		c.plan = c.plan[1:]
+		if err := c.send(retrCommand(m.Num, m.Size)); err != nil {
+			return err
+		}
+		n++
+		size += max(m.Size, 0)
+	}
+	return nil
+}
+
+func retrCommand(num int, size int64) command {
+	return command{verb: "RETR", args: []string{strconv.Itoa(num)}, kind: replyBody, num: num, size: size}
+}
+
+// retrReply reads up to the status line of the reply to RETR num, whose
+// body follows. Replies owed before it are read first: those to DELEs sent
+// by DeleAsync go to their done, and the bodies of RETRs sent ahead for
+// messages the caller skipped are discarded.
+func (c *Client) retrReply(num int) (reply, error) {
+	c.advancePlan(num)
+	if !c.pendingRetr(num) {
+		if err := c.send(retrCommand(num, -1)); err != nil {
+			return reply{}, err
+		}
+	}
+	if err := c.fillWindow(); err != nil {
+		return reply{}, err
+	}
+	if err := c.flush(); err != nil {
+		return reply{}, err
+	}
+	c.wantRetr = num
+	defer func() { c.wantRetr = 0 }()
+	for {
+		r, err := c.readOwed()
+		if err != nil && c.broken != nil {
+			return r, err
+		}
+		if r.retr == num {
+			return r, err
+		}
+	}
+}
+
+// readOwed reads the reply to the oldest pending command when nobody waits
+// for it in particular: a DELE's goes to its done, and the body of a RETR
+// sent ahead for a message the caller then skipped is discarded. For a RETR
+// it returns with the body unread, r.retr naming the message, when the
+// status was +OK; the caller reads the body or discards it.
+func (c *Client) readOwed() (reply, error) {
+	head := c.pending[0]
+	r, err := c.readReply()
+	switch {
+	case head.kind == replyBody:
+		r.retr = head.num
+		if err == nil && head.num != c.wantRetr {
+			if derr := c.discardBody(head.num); derr != nil {
+				return r, derr
+			}
+		}
+	case head.done != nil && c.broken == nil:
+		head.done(err)
+	}
+	return r, err
+}
+
+// discardBody reads the body of a RETR nobody asked for to its end.
+func (c *Client) discardBody(num int) error {
+	c.dc.startMeter() // ends in release
+	b := &retrBody{c: c, op: fmt.Sprintf("retr %d (sent ahead, not needed)", num), stop: func() {},
+		r: newBodyReader(c.br, c.cfg.MaxLineLength, c.cfg.MaxMessageSize)}
+	c.body = b
+	return b.Close()
 }

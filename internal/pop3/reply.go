@@ -23,6 +23,7 @@ type reply struct {
 	ok   bool
 	code string // RFC 2449 §8 response code, upper-cased; only on -ERR
 	text string
+	retr int // for a reply to RETR: the message number
 }
 
 // parseReply parses a status line without its line ending.

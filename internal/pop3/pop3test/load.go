@@ -13,8 +13,8 @@ import (
 // maxBodyChunk is the largest write of a paced body.
 const maxBodyChunk = 32 << 10
 
-// ActiveSessions returns the number of connections open now, counted from
-// accept until the server has closed them.
+// ActiveSessions returns the number of sessions open now, counted from
+// accept until QUIT, or until the server has closed the connection.
 func (s *Server) ActiveSessions() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

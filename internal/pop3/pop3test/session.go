@@ -275,6 +275,11 @@ func (ss *session) quit() error {
 		ss.srv.unlockLocked(ss.id, ss.loggedIn)
 		ss.srv.mu.Unlock()
 	}
+	// A client that has sent QUIT is done with the session; it need not
+	// wait for the answer, and may start its next session at once.
+	ss.srv.mu.Lock()
+	delete(ss.srv.conns, ss.raw)
+	ss.srv.mu.Unlock()
 	if err := ss.reply("+OK fetchd pop3test signing off"); err != nil {
 		return err
 	}
