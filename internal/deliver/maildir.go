@@ -47,6 +47,11 @@ type MaildirStaged interface {
 	// picks a fresh one); after Commit it is the name actually used.
 	FinalPath() string
 
+	// SyncFile makes the file in tmp/ durable, when StageUnsynced left it
+	// to the caller; after Stage it does nothing. On failure the message
+	// must be aborted.
+	SyncFile(ctx context.Context) error
+
 	// Link makes the message visible in new/ without fsyncing the directory:
 	// Commit is Link followed by Maildir.SyncDir. A batch may Link many
 	// messages and then call SyncDir once; none of them is durable, and no
@@ -115,6 +120,27 @@ func (m *Maildir) SyncDir() error {
 // permission) is something the user can fix, and the message waits on the
 // server meanwhile.
 func (m *Maildir) Stage(ctx context.Context, env *Envelope, body io.Reader) (Staged, error) {
+	st, err := m.stage(ctx, env, body, true)
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// StageUnsynced is Stage without the fsync: the file stays open until
+// SyncFile, which a caller may run on another goroutine so that the fsyncs
+// of several messages overlap each other and the network. Link and Commit
+// call SyncFile first when it was not called: no message is ever made
+// visible before its file is durable.
+func (m *Maildir) StageUnsynced(ctx context.Context, env *Envelope, body io.Reader) (MaildirStaged, error) {
+	st, err := m.stage(ctx, env, body, false)
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+func (m *Maildir) stage(ctx context.Context, env *Envelope, body io.Reader, sync bool) (*maildirStaged, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, m.fail("stage", err)
 	}
@@ -127,15 +153,33 @@ func (m *Maildir) Stage(ctx context.Context, env *Envelope, body io.Reader) (Sta
 		head = env.Trace.Header(true)
 	}
 	size, err := m.writeBody(ctx, f, "tmp/"+base, head, body)
-	if cerr := f.Close(); err == nil && cerr != nil {
-		// On NFS a write error may show only at close.
-		err = m.fail("close tmp/"+base, bare(cerr))
+	if err == nil && sync {
+		err = m.syncFile(ctx, f, "tmp/"+base)
+	}
+	if err != nil || sync {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			// On NFS a write error may show only at close.
+			err = m.fail("close tmp/"+base, bare(cerr))
+		}
 	}
 	if err != nil {
 		os.Remove(f.Name())
 		return nil, err
 	}
-	return &maildirStaged{m: m, tmp: f.Name(), final: m.newPath(base, size), size: size}, nil
+	st := &maildirStaged{m: m, tmp: f.Name(), final: m.newPath(base, size), size: size}
+	if !sync {
+		st.file = f
+	}
+	return st, nil
+}
+
+// syncFile fsyncs f, the file name of the maildir.
+func (m *Maildir) syncFile(ctx context.Context, f *os.File, name string) error {
+	if err := f.Sync(); err != nil {
+		return m.fail("fsync "+name, bare(err))
+	}
+	crashpoint.Hit(ctx, "maildir.fsynced")
+	return nil
 }
 
 // createTmp creates a new file in tmp/ under a unique name, never opening an
@@ -159,7 +203,7 @@ func (m *Maildir) createTmp() (*os.File, string, error) {
 }
 
 // writeBody copies head and then body to f through one LFWriter, checking ctx
-// between chunks, then fsyncs f. It returns the size written.
+// between chunks. It returns the size written.
 func (m *Maildir) writeBody(ctx context.Context, f *os.File, name string, head []byte, body io.Reader) (int64, error) {
 	cw := &countWriter{w: f}
 	bw := bufio.NewWriterSize(cw, 64<<10)
@@ -191,10 +235,6 @@ func (m *Maildir) writeBody(ctx context.Context, f *os.File, name string, head [
 	if err := bw.Flush(); err != nil {
 		return 0, m.fail("write "+name, bare(err))
 	}
-	if err := f.Sync(); err != nil {
-		return 0, m.fail("fsync "+name, bare(err))
-	}
-	crashpoint.Hit(ctx, "maildir.fsynced")
 	return cw.n, nil
 }
 

@@ -23,11 +23,14 @@ var errAborted = errors.New("message was aborted")
 
 // maildirStaged is a message in tmp/. It is not safe for concurrent use.
 type maildirStaged struct {
-	m     *Maildir
-	tmp   string
-	final string
-	size  int64
-	state stagedState
+	m    *Maildir
+	file *os.File // open until SyncFile, after StageUnsynced
+	// syncErr: SyncFile failed; the file must never be linked.
+	syncErr error
+	tmp     string
+	final   string
+	size    int64
+	state   stagedState
 }
 
 var _ MaildirStaged = (*maildirStaged)(nil)
@@ -58,12 +61,36 @@ func (s *maildirStaged) Commit(ctx context.Context) error {
 	return nil
 }
 
+// SyncFile fsyncs and closes the tmp/ file left open by StageUnsynced.
+func (s *maildirStaged) SyncFile(ctx context.Context) error {
+	if s.syncErr != nil {
+		return s.syncErr
+	}
+	if s.file == nil {
+		return nil
+	}
+	if s.state == stateAborted {
+		return s.m.fail("fsync "+s.rel(s.tmp), errAborted)
+	}
+	f := s.file
+	err := s.m.syncFile(ctx, f, s.rel(s.tmp))
+	if cerr := f.Close(); err == nil && cerr != nil {
+		// On NFS a write error may show only at close.
+		err = s.m.fail("close "+s.rel(s.tmp), bare(cerr))
+	}
+	s.file, s.syncErr = nil, err
+	return err
+}
+
 func (s *maildirStaged) Link() error {
 	switch s.state {
 	case stateLinked, stateCommitted:
 		return nil
 	case stateAborted:
 		return s.m.fail("link "+s.rel(s.tmp), errAborted)
+	}
+	if err := s.SyncFile(context.Background()); err != nil {
+		return err
 	}
 	for attempt := 1; ; attempt++ {
 		// link(2), never rename(2): link fails with EEXIST where rename
@@ -98,6 +125,10 @@ func (s *maildirStaged) Abort() error {
 		return nil
 	}
 	s.state = stateAborted
+	if s.file != nil {
+		s.file.Close()
+		s.file = nil
+	}
 	if err := os.Remove(s.tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return s.m.fail("remove "+s.rel(s.tmp), bare(err))
 	}

@@ -2,7 +2,6 @@ package fetch
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/rs/zerolog"
@@ -65,6 +64,9 @@ func (s *session) handle(ctx context.Context, m pop3.MessageInfo, duplicated boo
 			return nil
 		}
 	}
+	if tracked && s.batch.eligible(prog) {
+		return s.batch.stage(ctx, m, prog, log)
+	}
 	ok, n, err := s.deliverMessage(ctx, m, prog, tracked, log)
 	if err != nil || !ok {
 		return err
@@ -97,23 +99,27 @@ func (s *session) handle(ctx context.Context, m pop3.MessageInfo, duplicated boo
 	return s.dele(ctx, m, tracked, log)
 }
 
+// dele deletes m on the server. With PIPELINING the DELE goes out without
+// waiting, and its +OK is noted when read (by Quit at the latest): only
+// DELEs the server acknowledged count, and QUIT commits them.
 func (s *session) dele(ctx context.Context, m pop3.MessageInfo, tracked bool, log zerolog.Logger) error {
-	if err := s.client.Dele(ctx, m.Num); err != nil {
-		var perr *pop3.Error
-		switch {
-		case errors.As(err, &perr):
+	err := s.client.DeleAsync(ctx, m.Num, func(err error) {
+		if err != nil {
 			log.Warn().Err(err).Msg("server refused DELE; the message stays and is deleted next poll")
-			return nil
-		case ctx.Err() != nil:
+			return
+		}
+		crashpoint.Hit(ctx, "dele.acked")
+		if tracked {
+			s.deleted = append(s.deleted, m.UID)
+		} else {
+			s.untracked++
+		}
+	})
+	if err != nil {
+		if ctx.Err() != nil {
 			return err // nothing was sent: end with QUIT
 		}
 		return stop(err)
-	}
-	crashpoint.Hit(ctx, "dele.acked")
-	if tracked {
-		s.deleted = append(s.deleted, m.UID)
-	} else {
-		s.untracked++
 	}
 	return nil
 }

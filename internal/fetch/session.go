@@ -19,6 +19,7 @@ type session struct {
 	client  *pop3.Client
 	log     zerolog.Logger
 	res     *Result
+	batch   *batcher // nil: every message goes one at a time
 
 	seen      map[string]state.Record
 	progress  map[string]state.Progress
@@ -64,6 +65,8 @@ func (s *session) run(ctx context.Context, password string) error {
 		s.log.Warn().Int("count", len(dup)).Msg("server lists the same UIDL for several messages; fetchd cannot tell them apart in its records, so it delivers and deletes them without recording (delete mode) or leaves them on the server (keep mode)")
 	}
 
+	s.client.PlanRetr(s.retrPlan(msgs, dup))
+	s.batch = s.newBatcher(ctx)
 	var endErr error
 	for _, m := range msgs {
 		if ctx.Err() != nil {
@@ -74,18 +77,31 @@ func (s *session) run(ctx context.Context, password string) error {
 			endErr = ErrDrained
 			break
 		}
-		if err := s.handle(ctx, m, dup[m.UID]); err != nil {
+		err := s.batch.collect(ctx)
+		if err == nil {
+			err = s.handle(ctx, m, dup[m.UID])
+		}
+		if err != nil {
 			var se *stopError
 			if errors.As(err, &se) {
 				// The connection is unusable: drop it. DELEs sent so far roll
 				// back on the server; their UIDLs are recorded, so the next
-				// poll deletes them instead of delivering them again.
+				// poll deletes them instead of delivering them again. What
+				// was received whole is still delivered and recorded.
 				s.client.Close()
-				return se.err
+				return errors.Join(se.err, s.batch.finish(ctx, false))
 			}
 			endErr = err
 			break
 		}
+	}
+	if err := s.batch.finish(ctx, true); err != nil {
+		var se *stopError
+		if errors.As(err, &se) {
+			s.client.Close()
+			return errors.Join(endErr, se.err)
+		}
+		endErr = errors.Join(endErr, err)
 	}
 	if s.retrievedUndelivered && s.client.ExpiresRetrieved() {
 		// RFC 2449 §6.7: with EXPIRE 0 the server deletes what was retrieved
@@ -175,7 +191,9 @@ func (s *session) markSeen(msgs []pop3.MessageInfo) error {
 func (s *session) quit(ctx context.Context) error {
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), quitTimeout)
 	defer cancel()
-	if err := s.client.Quit(qctx); err != nil {
+	// Without a DELE the answer to QUIT could confirm nothing: it is not
+	// waited for (QuitNoWait is Quit once a DELE went out).
+	if err := s.client.QuitNoWait(qctx); err != nil {
 		// The deletions may have been rolled back; the store still knows the
 		// messages were delivered, so the next poll deletes them again.
 		return err
@@ -193,22 +211,21 @@ func (s *session) quit(ctx context.Context) error {
 
 // listing returns the server's messages with their UIDLs and sizes.
 func (s *session) listing(ctx context.Context) ([]pop3.MessageInfo, error) {
-	uidl, err := s.client.UIDL(ctx)
-	noUIDL := errors.Is(err, pop3.ErrNoUIDL)
-	if err != nil && !noUIDL {
-		return nil, err
+	uidl, uerr, list, err := s.client.UIDLAndList(ctx)
+	noUIDL := errors.Is(uerr, pop3.ErrNoUIDL)
+	if uerr != nil && !noUIDL {
+		return nil, uerr
 	}
 	if noUIDL && s.account.Keep {
 		return nil, configError{fmt.Errorf("server %s does not support UIDL, so fetchd cannot tell which messages it already fetched: keep mode needs UIDL; set keep = false for this account", s.account.Server.Addr)}
 	}
-	list, err := s.client.List(ctx)
 	if err != nil {
 		return nil, err
 	}
 	s.res.Listed = len(list)
 	if noUIDL {
 		s.log.Warn().Msg("server does not support UIDL: delivering and deleting every message")
-		return list, nil
+		return s.dropRepeatedNumbers(list), nil
 	}
 	sizes := make(map[int]int64, len(list))
 	for _, m := range list {
@@ -219,7 +236,27 @@ func (s *session) listing(ctx context.Context) ([]pop3.MessageInfo, error) {
 			uidl[i].Size = size
 		}
 	}
-	return uidl, nil
+	return s.dropRepeatedNumbers(uidl), nil
+}
+
+// dropRepeatedNumbers leaves out the messages whose number the listing names
+// more than once: which UIDL is theirs is unknown, and with RETRs
+// sent ahead each entry would be fetched, one message delivered under two
+// names. They stay on the server untouched this poll.
+func (s *session) dropRepeatedNumbers(msgs []pop3.MessageInfo) []pop3.MessageInfo {
+	count := make(map[int]int, len(msgs))
+	for _, m := range msgs {
+		count[m.Num]++
+	}
+	out := msgs[:0]
+	for _, m := range msgs {
+		if count[m.Num] > 1 {
+			s.log.Warn().Int("msg", m.Num).Str("uidl", m.UID).Msg("server lists this message number more than once: left on the server untouched this poll")
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 func duplicateUIDs(msgs []pop3.MessageInfo) map[string]bool {
@@ -236,4 +273,38 @@ func duplicateUIDs(msgs []pop3.MessageInfo) map[string]bool {
 		}
 	}
 	return dup
+}
+
+// retrPlan lists the messages handle will retrieve, in order, so that with
+// PIPELINING their RETRs go out ahead. It follows handle's decisions; a
+// message it gets wrong costs a discarded body or a round trip, nothing
+// more.
+func (s *session) retrPlan(msgs []pop3.MessageInfo, dup map[string]bool) []pop3.MessageInfo {
+	a := s.account
+	var plan []pop3.MessageInfo
+	for _, m := range msgs {
+		tracked := m.UID != "" && !dup[m.UID]
+		switch {
+		case tracked:
+			if rec, ok := s.seen[m.UID]; ok && (a.Keep || !sizeDiffers(rec, m)) {
+				continue
+			}
+		case dup[m.UID] && a.Keep:
+			continue
+		}
+		if a.MaxMessageSize > 0 && m.Size > a.MaxMessageSize {
+			continue
+		}
+		if tracked {
+			prog := s.progress[m.UID]
+			if prog.Failed && s.poller.now().Before(prog.FailedAt.Add(a.FailedRetryAfter)) {
+				continue
+			}
+			if prog.Spool != "" || len(prog.Planned) > 0 {
+				continue
+			}
+		}
+		plan = append(plan, m)
+	}
+	return plan
 }

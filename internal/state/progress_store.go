@@ -169,3 +169,40 @@ func (s *Store) FailedCount(key AccountKey) (int, error) {
 	}
 	return n, nil
 }
+
+// SetProgressBatch replaces the progress entries of several messages in one
+// committed, fsynced transaction: the intent records of a batch of maildir
+// deliveries cost one commit. Each entry is checked as SetProgress checks
+// it; if one is invalid, nothing is written.
+func (s *Store) SetProgressBatch(key AccountKey, progress map[string]Progress) error {
+	if len(progress) == 0 {
+		return nil
+	}
+	enc := make(map[string][]byte, len(progress))
+	for uidl, p := range progress {
+		if err := checkUIDL(uidl); err != nil {
+			return s.wrap("set progress", key, err)
+		}
+		v, err := encodeProgress(p)
+		if err != nil {
+			return s.wrap("set progress", key, fmt.Errorf("uidl %q: %w", uidl, err))
+		}
+		enc[uidl] = v
+	}
+	return s.update("set progress", key, func(tx *bbolt.Tx) error {
+		acct, err := ensureAccount(tx, key)
+		if err != nil {
+			return err
+		}
+		b, err := acct.CreateBucketIfNotExists(bucketProgress)
+		if err != nil {
+			return err
+		}
+		for uidl, v := range enc {
+			if err := b.Put([]byte(uidl), v); err != nil {
+				return fmt.Errorf("uidl %q: %w", uidl, err)
+			}
+		}
+		return nil
+	})
+}
