@@ -13,11 +13,9 @@ import (
 	"fetchd/internal/config"
 	"fetchd/internal/control"
 	"fetchd/internal/fetch"
+	"fetchd/internal/schedule"
 	"fetchd/internal/state"
 )
-
-// onceParallel bounds how many accounts poll at once in `fetchd once`.
-const onceParallel = 4
 
 // stateOpenTimeout is how long `once` waits for a store another process holds.
 const stateOpenTimeout = 2 * time.Second
@@ -113,13 +111,19 @@ func runPoll(ctx context.Context, name string, args []string, stdout, stderr io.
 	poller := &fetch.Poller{Store: store, Log: log}
 	results := make([]fetch.Result, len(polls))
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, onceParallel)
+	// The daemon's bounds: max_parallel polls at once, max_per_server of
+	// them to one server.
+	lim := schedule.NewLimiter(cfg.MaxParallel, cfg.MaxPerServer)
 	for i, a := range polls {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
+			server := accounts[i].Server
+			if err := lim.Acquire(ctx, server); err != nil {
+				results[i] = fetch.Result{Account: a.Name, Err: err}
+				return
+			}
+			defer lim.Release(server)
 			results[i] = poller.Poll(ctx, a)
 		}()
 	}

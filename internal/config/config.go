@@ -30,8 +30,8 @@ type Config struct {
 	Accounts  []*Account
 
 	// For `fetchd run`.
-	MaxParallel  int    // accounts polling at once; default 4
-	MaxPerServer int    // sessions at once to one Account.Server value; default 2
+	MaxParallel  int    // accounts polling at once; default 16
+	MaxPerServer int    // sessions at once to one Account.Server value; default 8
 	Listen       string // loopback host:port for /metrics, /status and /healthz; "" = none
 	// NotifyCommand is run, without a shell, once per event that needs the
 	// user's attention (such as an account paused after rejected logins),
@@ -146,8 +146,8 @@ const (
 	DefaultInitialSyncLimit   = 1000
 	DefaultSessionTimeout     = time.Hour
 
-	DefaultMaxParallel            = 4
-	DefaultMaxPerServer           = 2
+	DefaultMaxParallel            = 16
+	DefaultMaxPerServer           = 8
 	DefaultSchedule               = "@every 5m"
 	DefaultJitter                 = 30 * time.Second
 	DefaultBackoffMax             = time.Hour

@@ -97,7 +97,7 @@ const (
 type Daemon struct {
 	opts    Options
 	log     zerolog.Logger
-	lim     *limiter
+	lim     *Limiter
 	started time.Time
 
 	// pollCtx is what polls run under; it ends only after draining failed.
@@ -156,7 +156,7 @@ func New(opts Options) *Daemon {
 	d := &Daemon{
 		opts:     opts,
 		log:      opts.Log,
-		lim:      newLimiter(opts.Config.MaxParallel, opts.Config.MaxPerServer),
+		lim:      NewLimiter(opts.Config.MaxParallel, opts.Config.MaxPerServer),
 		cfg:      opts.Config,
 		accounts: map[string]*account{},
 		busy:     map[string]chan struct{}{},
@@ -322,10 +322,10 @@ func (d *Daemon) runPoll(a *account, req Request) (fetch.Result, *config.Account
 	d.mu.Lock()
 	cfg := a.cfg
 	d.mu.Unlock()
-	if err := d.lim.acquire(d.pollCtx, cfg.Server); err != nil {
+	if err := d.lim.Acquire(d.pollCtx, cfg.Server); err != nil {
 		return fetch.Result{Account: cfg.Name, Start: time.Now(), Err: fmt.Errorf("%w: %w", fetch.ErrDrained, err)}, cfg
 	}
-	defer d.lim.release(cfg.Server)
+	defer d.lim.Release(cfg.Server)
 	select {
 	case <-d.drain:
 		return fetch.Result{Account: cfg.Name, Start: time.Now(), Err: fetch.ErrDrained}, cfg

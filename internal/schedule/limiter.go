@@ -6,10 +6,10 @@ import (
 	"sync"
 )
 
-// limiter bounds how many polls run at once, in all and per server. Its
+// Limiter bounds how many polls run at once, in all and per server. Its
 // limits may change while polls run (a config reload); a lowered limit
 // takes effect as polls finish.
-type limiter struct {
+type Limiter struct {
 	mu        sync.Mutex
 	total     int
 	perServer int
@@ -20,8 +20,10 @@ type limiter struct {
 	wake chan struct{}
 }
 
-func newLimiter(total, perServer int) *limiter {
-	return &limiter{total: max(total, 1), perServer: max(perServer, 1),
+// NewLimiter bounds polls to total at once, and perServer at once to one
+// configured server.
+func NewLimiter(total, perServer int) *Limiter {
+	return &Limiter{total: max(total, 1), perServer: max(perServer, 1),
 		byServer: map[string]int{}, wake: make(chan struct{})}
 }
 
@@ -30,8 +32,8 @@ func newLimiter(total, perServer int) *limiter {
 // host count as two servers.
 func serverKey(server string) string { return strings.ToLower(server) }
 
-// acquire waits for a slot for server, or for ctx to end.
-func (l *limiter) acquire(ctx context.Context, server string) error {
+// Acquire waits for a slot for server, or for ctx to end.
+func (l *Limiter) Acquire(ctx context.Context, server string) error {
 	key := serverKey(server)
 	for {
 		l.mu.Lock()
@@ -51,7 +53,8 @@ func (l *limiter) acquire(ctx context.Context, server string) error {
 	}
 }
 
-func (l *limiter) release(server string) {
+// Release frees the slot Acquire took for server.
+func (l *Limiter) Release(server string) {
 	key := serverKey(server)
 	l.mu.Lock()
 	l.active--
@@ -62,14 +65,14 @@ func (l *limiter) release(server string) {
 	l.mu.Unlock()
 }
 
-func (l *limiter) setLimits(total, perServer int) {
+func (l *Limiter) setLimits(total, perServer int) {
 	l.mu.Lock()
 	l.total, l.perServer = max(total, 1), max(perServer, 1)
 	l.broadcastLocked()
 	l.mu.Unlock()
 }
 
-func (l *limiter) broadcastLocked() {
+func (l *Limiter) broadcastLocked() {
 	close(l.wake)
 	l.wake = make(chan struct{})
 }
