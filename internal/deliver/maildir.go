@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"fetchd/internal/crashpoint"
 )
@@ -30,6 +31,15 @@ type Maildir struct {
 	Path  string // the directory given to NewMaildir; do not change it
 	host  string // hostname escaped for file names
 	owner *Owner // nil: files belong to the user running fetchd
+	// bufs holds *writeBuffers between deliveries: a fetch of thousands
+	// of messages would otherwise allocate 96 KB for each.
+	bufs sync.Pool
+}
+
+// writeBuffers are what writeBody needs for one message.
+type writeBuffers struct {
+	bw  *bufio.Writer
+	buf []byte
 }
 
 var _ Deliverer = (*Maildir)(nil)
@@ -206,12 +216,20 @@ func (m *Maildir) createTmp() (*os.File, string, error) {
 // between chunks. It returns the size written.
 func (m *Maildir) writeBody(ctx context.Context, f *os.File, name string, head []byte, body io.Reader) (int64, error) {
 	cw := &countWriter{w: f}
-	bw := bufio.NewWriterSize(cw, 64<<10)
+	wb, _ := m.bufs.Get().(*writeBuffers)
+	if wb == nil {
+		wb = &writeBuffers{bw: bufio.NewWriterSize(nil, 64<<10), buf: make([]byte, 32<<10)}
+	}
+	defer func() {
+		wb.bw.Reset(nil) // drop the reference to the file
+		m.bufs.Put(wb)
+	}()
+	bw, buf := wb.bw, wb.buf
+	bw.Reset(cw)
 	lw := NewLFWriter(bw)
 	if _, err := lw.Write(head); err != nil {
 		return 0, m.fail("write "+name, bare(err))
 	}
-	buf := make([]byte, 32<<10)
 	for {
 		if err := ctx.Err(); err != nil {
 			return 0, m.fail("write "+name, err)

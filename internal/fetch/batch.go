@@ -81,6 +81,7 @@ type batcher struct {
 	done     chan []*batchItem
 	inFlight int // handed over and not yet collected
 	closed   bool
+	stream   *bufio.Reader // reused for each message, by the poll goroutine
 }
 
 // newBatcher starts the batch path when the account's one target is a
@@ -141,7 +142,12 @@ func (b *batcher) stage(ctx context.Context, m pop3.MessageInfo, prog state.Prog
 		return stop(err)
 	}
 	counted := &countingReader{r: body}
-	stream := bufio.NewReaderSize(counted, headerPeek)
+	if b.stream == nil {
+		b.stream = bufio.NewReaderSize(counted, headerPeek)
+	} else {
+		b.stream.Reset(counted)
+	}
+	stream := b.stream
 	head, _ := stream.Peek(headerPeek) // an error shows again when the target reads
 	rp, rpOK := returnPath(head)
 	env := s.envelope(b.target, m, b.target.Recipients, rp, rpOK)
@@ -279,103 +285,145 @@ func (b *batcher) fail(ctx context.Context, it *batchItem) error {
 	return d.fail(ctx, []error{it.err})
 }
 
-// commitLoop is the committer: it takes what the sync workers finished, as
-// much as is ready up to maxBatch, and commits it as one batch.
+// commitLoop is the committer. It takes what the sync workers finished, as
+// much as is ready up to maxBatch, as one batch, and overlaps the batches'
+// commits: the delivery records of one batch (linked, new/ fsynced) and
+// the intent records of the next go in a single bbolt commit. When nothing
+// else is ready, the records of the last batch are committed on their own:
+// a batch never waits for the next.
 func (b *batcher) commitLoop() {
 	defer close(b.done)
-	for it := range b.synced {
-		batch := []*batchItem{it}
+	var linked []*batchItem // linked and new/ fsynced, not yet recorded
+	for {
+		var batch []*batchItem
+		if len(linked) == 0 {
+			it, ok := <-b.synced
+			if !ok {
+				return
+			}
+			batch = append(batch, it)
+		}
 	gather:
 		for len(batch) < maxBatch {
 			select {
-			case more, ok := <-b.synced:
+			case it, ok := <-b.synced:
 				if !ok {
 					break gather
 				}
-				batch = append(batch, more)
+				batch = append(batch, it)
 			default:
 				break gather
 			}
 		}
-		b.commit(batch)
-		b.done <- batch
+		start := time.Now()
+		b.record(linked, batch)
+		if len(linked) > 0 {
+			b.done <- linked
+		}
+		linked = b.link(batch)
+		b.s.log.Trace().Int("messages", len(batch)).Dur("took", time.Since(start)).Msg("batch committed")
+		if len(linked) == 0 && len(batch) > 0 {
+			b.done <- batch // every one failed
+		} else if len(linked) < len(batch) {
+			b.done <- failed(batch)
+		}
 	}
 }
 
-// commit runs the durability protocol for a batch; failures are noted on
-// the items.
-func (b *batcher) commit(batch []*batchItem) {
-	s, ctx := b.s, b.ctx
-	store, key, tid := s.poller.Store, s.account.Key, b.target.id()
-	live := func() []*batchItem {
-		var out []*batchItem
-		for _, it := range batch {
+// failed returns the items of batch that failed.
+func failed(batch []*batchItem) []*batchItem {
+	var out []*batchItem
+	for _, it := range batch {
+		if it.err != nil {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// record commits, in one transaction, the delivery records of linked and
+// the intent records of next (the items of next that are still alive).
+// Failures are noted on the items.
+func (b *batcher) record(linked, next []*batchItem) {
+	s, ctx, tid := b.s, b.ctx, b.target.id()
+	var recs map[string]state.Record
+	if len(linked) > 0 {
+		now := s.poller.now()
+		recs = make(map[string]state.Record, len(linked))
+		for _, it := range linked {
+			it.at = now
+			recs[it.m.UID] = state.Record{State: state.Delivered, Delivered: now, Size: recordSize(it.m, it.n)}
+		}
+	}
+	intents := make(map[string]state.Progress, len(next))
+	for _, it := range next {
+		if it.err == nil {
+			p := it.prog
+			p.Planned = map[string]string{tid: it.st.FinalPath()}
+			intents[it.m.UID] = p
+		}
+	}
+	if len(recs) == 0 && len(intents) == 0 {
+		return
+	}
+	if err := s.poller.Store.RecordBatch(s.account.Key, recs, intents); err != nil {
+		for _, it := range linked {
+			it.recordErr = err
+		}
+		for _, it := range next {
 			if it.err == nil {
-				out = append(out, it)
+				it.err = deliver.Temporary(tid, "record intent", err)
+				it.st.Abort()
 			}
 		}
-		return out
+		return
 	}
-	failAll := func(items []*batchItem, op string, err error) {
-		for _, it := range items {
-			it.err = deliver.Temporary(tid, op, err)
-			it.st.Abort()
+	if len(intents) > 0 {
+		crashpoint.Hit(ctx, "store.intent")
+	}
+	if len(recs) > 0 {
+		crashpoint.Hit(ctx, "store.delivered")
+	}
+	for _, it := range next {
+		if it.err == nil {
+			it.intent = true
+			it.prog.Planned = intents[it.m.UID].Planned
 		}
 	}
+}
 
-	items := live()
-	if len(items) == 0 {
-		return
-	}
-	intents := make(map[string]state.Progress, len(items))
-	for _, it := range items {
-		p := it.prog
-		p.Planned = map[string]string{tid: it.st.FinalPath()}
-		intents[it.m.UID] = p
-	}
-	if err := store.SetProgressBatch(key, intents); err != nil {
-		failAll(items, "record intent", err)
-		return
-	}
-	crashpoint.Hit(ctx, "store.intent")
-	for _, it := range items {
-		it.intent = true
-		it.prog.Planned = map[string]string{tid: it.st.FinalPath()}
+// link links each item of batch whose intent is recorded into new/, and
+// fsyncs new/ once. It returns the items now durable in the maildir.
+func (b *batcher) link(batch []*batchItem) []*batchItem {
+	ctx, tid := b.ctx, b.target.id()
+	var linked []*batchItem
+	for _, it := range batch {
+		if it.err != nil {
+			continue
+		}
 		if err := it.st.Link(); err != nil {
 			it.err = err
 			it.st.Abort()
 			continue
 		}
-		// The name may have changed if the planned one was taken.
-		it.prog.Planned[tid] = it.st.FinalPath()
+		// The name changes if the planned one was taken meanwhile.
+		it.prog.Planned = map[string]string{tid: it.st.FinalPath()}
 		crashpoint.Hit(ctx, "maildir.linked")
+		linked = append(linked, it)
 	}
-	items = live()
-	if len(items) == 0 {
-		return
+	if len(linked) == 0 {
+		return nil
 	}
 	if err := b.md.SyncDir(); err != nil {
 		// Linked but perhaps not durable: failed, and the intent record
 		// makes a retry find the file rather than deliver a second copy.
-		for _, it := range items {
+		for _, it := range linked {
 			it.err = err
 		}
-		return
+		return nil
 	}
 	crashpoint.Hit(ctx, "maildir.dirsynced")
-	now := s.poller.now()
-	recs := make(map[string]state.Record, len(items))
-	for _, it := range items {
-		it.at = now
-		recs[it.m.UID] = state.Record{State: state.Delivered, Delivered: now, Size: recordSize(it.m, it.n)}
-	}
-	if err := store.MarkDeliveredBatch(key, recs); err != nil {
-		for _, it := range items {
-			it.recordErr = err
-		}
-		return
-	}
-	crashpoint.Hit(ctx, "store.delivered")
+	return linked
 }
 
 // recordSize is the size a delivery record keeps: the one LIST gave, not the

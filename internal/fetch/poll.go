@@ -72,6 +72,8 @@ type Result struct {
 	Bytes           int64 // message bytes received
 	Start           time.Time
 	Duration        time.Duration
+	// Pipelining: the server announced PIPELINING (RFC 2449 §6.6).
+	Pipelining bool
 	// LoginDelay is the server's LOGIN-DELAY capability (RFC 2449 §6.5)
 	// as it stood after login: the least time it allows between logins.
 	LoginDelay time.Duration
@@ -130,6 +132,10 @@ func (p *Poller) Poll(ctx context.Context, a *Account) (res Result) {
 		defer cancel()
 	}
 	cfg := a.Server
+	// A server that pipelined last poll gets its first commands pipelined.
+	if last, err := p.Store.LastPolls(a.Key, 1); err == nil && len(last) == 1 && last[0].Pipelining {
+		cfg.ExpectPipelining = true
+	}
 	if log.GetLevel() <= zerolog.TraceLevel {
 		cfg.Trace = func(dir, line string) { log.Trace().Str("dir", dir).Msg(line) }
 	}
@@ -196,7 +202,7 @@ func (p *Poller) finish(a *Account, res *Result, log zerolog.Logger) {
 		Int64("bytes", res.Bytes).Dur("duration", res.Duration).Msg("poll finished")
 
 	poll := state.Poll{Start: res.Start, End: res.Start.Add(res.Duration),
-		Fetched: res.Fetched, Deleted: res.Deleted, Failed: res.Failed}
+		Fetched: res.Fetched, Deleted: res.Deleted, Failed: res.Failed, Pipelining: res.Pipelining}
 	if res.Err != nil && !drained {
 		poll.Err = res.Err.Error()
 	}

@@ -41,12 +41,15 @@ func stop(err error) error { return &stopError{err} }
 
 func (s *session) run(ctx context.Context, password string) error {
 	a := s.account
-	if err := s.client.Login(ctx, a.User, password, a.Auth); err != nil {
-		s.client.Close()
-		return err
+	// Login and listing go together when the server pipelines.
+	uidl, uerr, list, lerr := s.client.LoginAndList(ctx, a.User, password, a.Auth)
+	if lerr != nil && uerr == lerr {
+		s.client.Close() // the login failed
+		return lerr
 	}
 	s.res.LoginDelay = s.client.Capabilities().LoginDelay()
-	msgs, err := s.listing(ctx)
+	s.res.Pipelining = s.client.Pipelining()
+	msgs, err := s.listing(uidl, uerr, list, lerr)
 	if err == nil {
 		err = s.loadState(msgs)
 	}
@@ -209,9 +212,9 @@ func (s *session) quit(ctx context.Context) error {
 	return nil
 }
 
-// listing returns the server's messages with their UIDLs and sizes.
-func (s *session) listing(ctx context.Context) ([]pop3.MessageInfo, error) {
-	uidl, uerr, list, err := s.client.UIDLAndList(ctx)
+// listing merges the server's listings into its messages with their UIDLs
+// and sizes.
+func (s *session) listing(uidl []pop3.MessageInfo, uerr error, list []pop3.MessageInfo, err error) ([]pop3.MessageInfo, error) {
 	noUIDL := errors.Is(uerr, pop3.ErrNoUIDL)
 	if uerr != nil && !noUIDL {
 		return nil, uerr

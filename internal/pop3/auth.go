@@ -74,6 +74,53 @@ func (c *Client) Login(ctx context.Context, user, password string, m AuthMethod)
 		return err
 	}
 	defer stop()
+	if err := c.login(user, password, m, nil); err != nil {
+		return err
+	}
+	return c.afterLogin()
+}
+
+// LoginAndList is Login followed by UIDLAndList. When the server pipelined
+// in an earlier session (Config.ExpectPipelining) and m is AuthUser, CAPA,
+// USER, PASS, UIDL and LIST go out in one flush: a poll that finds nothing
+// new costs the greeting and one round trip. err is Login's error, else
+// UIDLAndList's.
+func (c *Client) LoginAndList(ctx context.Context, user, password string, m AuthMethod) (uidl []MessageInfo, uidlErr error, list []MessageInfo, err error) {
+	if c.owedCaps == nil || m != AuthUser {
+		if err := c.Login(ctx, user, password, m); err != nil {
+			return nil, err, nil, err
+		}
+		return c.UIDLAndList(ctx)
+	}
+	stop, err := c.begin(ctx, "login", false)
+	if err != nil {
+		return nil, err, nil, err
+	}
+	defer stop()
+	var read func() ([]MessageInfo, error, []MessageInfo, error)
+	err = c.login(user, password, m, func() error {
+		var qerr error
+		read, qerr = c.sendListings()
+		return qerr
+	})
+	if err != nil {
+		// The listings' replies are owed still; the caller drops the
+		// connection after a failed login.
+		return nil, err, nil, err
+	}
+	uidl, uidlErr, list, err = read()
+	if c.broken != nil {
+		return uidl, uidlErr, list, err
+	}
+	if aerr := c.afterLogin(); aerr != nil {
+		return nil, aerr, nil, aerr
+	}
+	return uidl, uidlErr, list, err
+}
+
+// login authenticates with method m; queue, when not nil, sends more
+// commands right behind PASS in a pipelined USER/PASS exchange.
+func (c *Client) login(user, password string, m AuthMethod, queue func() error) error {
 	if c.state != stateAuthorization {
 		return errors.New("login: already logged in")
 	}
@@ -81,21 +128,30 @@ func (c *Client) Login(ctx context.Context, user, password string, m AuthMethod)
 	if c.tls == nil && !c.cfg.AllowInsecure {
 		return fmt.Errorf("login: %w: the connection is not encrypted (use TLS, or allow insecure authentication)", ErrInsecure)
 	}
-	m = c.AuthChoice(m)
 	c.secret = password
 	defer func() { c.secret = "" }()
-	switch m {
-	case AuthUser:
-		err = c.userPass(user, password)
-	case AuthAPOP:
-		err = c.apop(user, password)
-	default:
-		err = c.authSASL(m, user, password)
+	var err error
+	if c.owedCaps != nil && m == AuthUser {
+		// USER and PASS go right behind the CAPA of a server that
+		// pipelined last time; userPass reads CAPA's answer first.
+		err = c.userPass(user, password, queue)
+	} else {
+		if err := c.settleCapa(); err != nil {
+			return fmt.Errorf("login: %w", err)
+		}
+		m = c.AuthChoice(m)
+		err = c.loginWith(m, user, password)
 	}
 	if err != nil {
 		return fmt.Errorf("login: %w", err)
 	}
 	c.state = stateTransaction
+	return nil
+}
+
+// afterLogin asks for the capabilities again when the first answer had a
+// per-user value.
+func (c *Client) afterLogin() error {
 	// RFC 2449 §6.5, §6.7: a value tagged USER is only known for this user
 	// after login, where CAPA tells it without the tag. Other servers are
 	// spared the round trip.
@@ -107,6 +163,19 @@ func (c *Client) Login(ctx context.Context, user, password string, m AuthMethod)
 		// QUIRK: a -ERR to CAPA after login leaves the first answer.
 	}
 	return nil
+}
+
+// loginWith runs the exchange of method m.
+func (c *Client) loginWith(m AuthMethod, user, password string) (err error) {
+	switch m {
+	case AuthUser:
+		err = c.userPass(user, password, nil)
+	case AuthAPOP:
+		err = c.apop(user, password)
+	default:
+		err = c.authSASL(m, user, password)
+	}
+	return err
 }
 
 // autoOrder is what AuthAuto prefers among the mechanisms CAPA lists,
@@ -158,7 +227,7 @@ func (c *Client) authSASL(m AuthMethod, user, secret string) error {
 }
 
 // userPass runs USER then PASS (RFC 1939 §7).
-func (c *Client) userPass(user, password string) error {
+func (c *Client) userPass(user, password string, queue func() error) error {
 	userCmd := command{verb: "USER", args: []string{user}}
 	passCmd := command{verb: "PASS", args: []string{password}, secretArg: 1}
 	// Check both before sending either: a bad password must not be found
@@ -168,8 +237,10 @@ func (c *Client) userPass(user, password string) error {
 			return err
 		}
 	}
-	if c.Pipelining() {
-		// RFC 2449 §6.6: USER and PASS go together, saving a round trip.
+	if c.owedCaps != nil || c.Pipelining() {
+		// RFC 2449 §6.6: USER and PASS go together, saving a round trip;
+		// behind the CAPA of a server that pipelined last time, whose
+		// answer comes first.
 		// The password goes to the same server whatever it answers to
 		// USER; a -ERR to USER is the error, and PASS's reply is read too
 		// to keep the stream in step.
@@ -177,6 +248,14 @@ func (c *Client) userPass(user, password string) error {
 			return err
 		}
 		if err := c.send(passCmd); err != nil {
+			return err
+		}
+		if queue != nil {
+			if err := queue(); err != nil {
+				return err
+			}
+		}
+		if err := c.settleCapa(); err != nil {
 			return err
 		}
 		if err := c.flush(); err != nil {

@@ -151,7 +151,16 @@ func (c *Client) capa() error {
 // readCapa runs CAPA; a -ERR is returned as *Error.
 func (c *Client) readCapa() (Capabilities, error) {
 	caps := Capabilities{}
-	_, err := c.roundTrip(command{verb: "CAPA", kind: replyMulti, limit: capaListing, onLine: func(line []byte) error {
+	_, err := c.roundTrip(capaCommand(caps))
+	if err != nil {
+		return nil, err
+	}
+	return caps, nil
+}
+
+// capaCommand is CAPA, its answer collected into caps.
+func capaCommand(caps Capabilities) command {
+	return command{verb: "CAPA", kind: replyMulti, limit: capaListing, onLine: func(line []byte) error {
 		// RFC 2449 §5: capa-tag *(SP param); tags are case-insensitive.
 		f := strings.Fields(string(line))
 		if len(f) == 0 {
@@ -159,11 +168,37 @@ func (c *Client) readCapa() (Capabilities, error) {
 		}
 		caps[strings.ToUpper(f[0])] = f[1:]
 		return nil
-	}})
-	if err != nil {
-		return nil, err
+	}}
+}
+
+// sendCapa sends CAPA without reading its answer, for Login to read
+// behind the commands it pipelines (Config.ExpectPipelining).
+func (c *Client) sendCapa() error {
+	c.owedCaps = Capabilities{}
+	return c.send(capaCommand(c.owedCaps))
+}
+
+// settleCapa reads the answer to a CAPA sent by sendCapa, as capa would.
+func (c *Client) settleCapa() error {
+	if c.owedCaps == nil {
+		return nil
 	}
-	return caps, nil
+	caps := c.owedCaps
+	c.owedCaps = nil
+	if err := c.flush(); err != nil {
+		return err
+	}
+	_, err := c.readReply()
+	var pe *Error
+	switch {
+	case errors.As(err, &pe):
+		c.caps = nil
+		return nil
+	case err != nil:
+		return fmt.Errorf("capa: %w", err)
+	}
+	c.caps = caps
+	return nil
 }
 
 // perUserCaps reports whether the capabilities hold a value that RFC 2449

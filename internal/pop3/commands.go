@@ -61,6 +61,16 @@ func (c *Client) UIDLAndList(ctx context.Context) (uidl []MessageInfo, uidlErr e
 		return nil, err, nil, err
 	}
 	defer stop()
+	read, err := c.sendListings()
+	if err != nil {
+		return nil, err, nil, err
+	}
+	return read()
+}
+
+// sendListings queues UIDL and LIST, and returns what reads their replies
+// (after the replies owed before them), as UIDLAndList returns them.
+func (c *Client) sendListings() (read func() ([]MessageInfo, error, []MessageInfo, error), err error) {
 	var uids, scan entries
 	collect := func(into *entries, parse func(string) (MessageInfo, error)) func([]byte) error {
 		return func(line []byte) error {
@@ -76,35 +86,36 @@ func (c *Client) UIDLAndList(ctx context.Context) (uidl []MessageInfo, uidlErr e
 	if err == nil {
 		err = c.send(command{verb: "LIST", kind: replyMulti, limit: listListing, onLine: collect(&scan, parseScanLine)})
 	}
-	if err == nil {
-		err = c.flush()
+	if err != nil {
+		return nil, fmt.Errorf("uidl: %w", err)
 	}
-	if err == nil {
+	return func() (uidl []MessageInfo, uidlErr error, list []MessageInfo, err error) {
+		err = c.flush()
 		for len(c.pending) > 2 && err == nil {
 			if _, oerr := c.readOwed(); oerr != nil && c.broken != nil {
 				err = oerr
 			}
 		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("uidl: %w", err), nil, fmt.Errorf("uidl: %w", err)
-	}
-	if _, uidlErr = c.readReply(); uidlErr != nil {
-		uidlErr = fmt.Errorf("uidl: %w", uidlErr)
-		var pe *Error
-		if errors.As(uidlErr, &pe) && !pe.hasTempCode() {
-			uidlErr = fmt.Errorf("uidl: %w: %w", ErrNoUIDL, pe)
+		if err != nil {
+			return nil, fmt.Errorf("uidl: %w", err), nil, fmt.Errorf("uidl: %w", err)
 		}
-		if c.broken != nil {
-			return nil, uidlErr, nil, uidlErr
+		if _, uidlErr = c.readReply(); uidlErr != nil {
+			uidlErr = fmt.Errorf("uidl: %w", uidlErr)
+			var pe *Error
+			if errors.As(uidlErr, &pe) && !pe.hasTempCode() {
+				uidlErr = fmt.Errorf("uidl: %w: %w", ErrNoUIDL, pe)
+			}
+			if c.broken != nil {
+				return nil, uidlErr, nil, uidlErr
+			}
+		} else {
+			uidl = uids.all()
 		}
-	} else {
-		uidl = uids.all()
-	}
-	if _, err = c.readReply(); err != nil {
-		return uidl, uidlErr, nil, fmt.Errorf("list: %w", err)
-	}
-	return uidl, uidlErr, scan.all(), nil
+		if _, err = c.readReply(); err != nil {
+			return uidl, uidlErr, nil, fmt.Errorf("list: %w", err)
+		}
+		return uidl, uidlErr, scan.all(), nil
+	}, nil
 }
 
 func (c *Client) listing(ctx context.Context, op, verb string, limit listingLimit, parse func(string) (MessageInfo, error)) ([]MessageInfo, error) {
@@ -225,7 +236,7 @@ func (c *Client) Quit(ctx context.Context) error {
 		return fmt.Errorf("%w (deletions not confirmed)", err)
 	}
 	defer stop()
-	c.plan = nil
+	c.plan, c.planAt = nil, nil
 	err = c.send(command{verb: "QUIT"})
 	if err == nil {
 		err = c.flush()
@@ -262,7 +273,7 @@ func (c *Client) QuitNoWait(ctx context.Context) error {
 		return err
 	}
 	defer stop()
-	c.plan = nil
+	c.plan, c.planAt = nil, nil
 	if err := c.send(command{verb: "QUIT"}); err != nil {
 		return fmt.Errorf("quit: %w", err)
 	}

@@ -51,6 +51,11 @@ type Config struct {
 	// status lines, listings and RETR bodies. 0 → 1024, negative = no
 	// minimum.
 	MinRate int64
+	// ExpectPipelining says the server announced PIPELINING in an earlier
+	// session. Then, unless STLS must come first, CAPA is sent without
+	// waiting for its answer, and Login with AuthUser sends USER and PASS
+	// right behind it: a round trip saved on every poll.
+	ExpectPipelining bool
 	// MaxMessageSize caps one RETR body, in octets after dot-unstuffing;
 	// 0 = no cap.
 	MaxMessageSize int64

@@ -36,6 +36,9 @@ type Client struct {
 	bw   *bufio.Writer
 	tls  *tls.Conn // nil without TLS
 	caps Capabilities
+	// owedCaps collects the answer to a CAPA sent and not yet read
+	// (Config.ExpectPipelining); nil when none is owed.
+	owedCaps Capabilities
 	// preCaps is the CAPA answer before login when Login asked again
 	// after it (RFC 2449 §6.5, §6.7: per-user values); nil otherwise.
 	preCaps Capabilities
@@ -46,9 +49,11 @@ type Client struct {
 	// (DeleAsync). While it is empty the server must be silent (idle.go).
 	pending   []command
 	lastReply string        // verb of the last reply read to its end, for errors
-	plan      []MessageInfo // RETRs to send ahead (PlanRetr)
-	wantRetr  int           // the message whose RETR reply retrReply waits for
-	deleSent  bool          // a DELE went out in this session
+	plan      []MessageInfo // RETRs to send ahead (PlanRetr), from planHead on
+	planHead  int
+	planAt    map[int]int // message number → index in plan
+	wantRetr  int         // the message whose RETR reply retrReply waits for
+	deleSent  bool        // a DELE went out in this session
 	state     connState
 	broken    error     // first error that left the stream out of step
 	body      *retrBody // RETR body not yet read to its end or closed
@@ -142,6 +147,10 @@ func (c *Client) open(ctx context.Context, tcfg *tls.Config) error {
 		return err
 	}
 	c.timestamp = findTimestamp(r.text)
+	if c.cfg.ExpectPipelining && c.cfg.TLS != TLSStartTLS {
+		// Login reads the answer behind the commands it sends.
+		return c.sendCapa()
+	}
 	if err := c.capa(); err != nil {
 		return err
 	}

@@ -224,6 +224,11 @@ func (c *Client) Pipelining() bool { return c.caps.Has("PIPELINING") }
 // skips are read and discarded. Without PIPELINING the plan is ignored.
 func (c *Client) PlanRetr(msgs []MessageInfo) {
 	c.plan = append(c.plan[:0], msgs...)
+	c.planAt = make(map[int]int, len(msgs))
+	for i, m := range msgs {
+		c.planAt[m.Num] = i
+	}
+	c.planHead = 0
 }
 
 // ahead counts the RETRs sent and not yet answered, and their listed octets.
@@ -248,13 +253,10 @@ func (c *Client) pendingRetr(num int) bool {
 }
 
 // advancePlan drops the planned messages up to and including num, when num
-// is planned.
+// is planned and not yet sent.
 func (c *Client) advancePlan(num int) {
-	for i, m := range c.plan {
-		if m.Num == num {
-			c.plan = c.plan[i+1:]
-			return
-		}
+	if i, ok := c.planAt[num]; ok && i >= c.planHead {
+		c.planHead = i + 1
 	}
 }
 
@@ -265,9 +267,9 @@ func (c *Client) fillWindow() error {
 		return nil
 	}
 	n, size := c.ahead()
-	for len(c.plan) > 0 && n < maxAhead && (n == 0 || size+max(c.plan[0].Size, 0) <= maxAheadBytes) {
-		m := c.plan[0]
-		c.plan = c.plan[1:]
+	for c.planHead < len(c.plan) && n < maxAhead && (n == 0 || size+max(c.plan[c.planHead].Size, 0) <= maxAheadBytes) {
+		m := c.plan[c.planHead]
+		c.planHead++
 		if err := c.send(retrCommand(m.Num, m.Size)); err != nil {
 			return err
 		}

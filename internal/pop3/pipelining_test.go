@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"testing"
+	"time"
 )
 
 // helloPipe is hello from a server that announces PIPELINING.
@@ -210,6 +211,53 @@ func TestPipelining(t *testing.T) {
 			}
 			return nil
 		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { runConv(t, tc) })
+	}
+}
+
+// TestExpectPipelining: after a session that saw PIPELINING, CAPA, USER,
+// PASS, UIDL and LIST all go out before the first reply is read.
+func TestExpectPipelining(t *testing.T) {
+	cfg := plainConfig()
+	cfg.ExpectPipelining = true
+	capa := []string{"S: +OK capabilities follow", "S: USER", "S: UIDL", "S: PIPELINING", "S: ."}
+	tests := []convTest{
+		{name: "OneRoundTrip", cfg: cfg, script: script(
+			[]string{"S: +OK POP3 ready", "C: CAPA", "C: USER bob", "C: PASS " + testPassword, "C: UIDL", "C: LIST"},
+			capa, []string{"S: +OK", "S: +OK logged in",
+				"S: +OK", "S: 1 aaa", "S: .", "S: +OK", "S: 1 120", "S: .", "C: QUIT"}),
+			run: func(ctx context.Context, t *testing.T, c *Client) error {
+				uidl, uerr, list, err := c.LoginAndList(ctx, "bob", testPassword, AuthUser)
+				if err != nil || uerr != nil {
+					return errors.Join(err, uerr)
+				}
+				if len(uidl) != 1 || uidl[0].UID != "aaa" || len(list) != 1 || list[0].Size != 120 {
+					t.Errorf("got %+v and %+v", uidl, list)
+				}
+				if !c.Pipelining() {
+					t.Errorf("the CAPA read behind the login did not register PIPELINING")
+				}
+				return c.QuitNoWait(ctx)
+			}},
+		{name: "WrongPassword", cfg: cfg, wantCmd: "PASS", wantCode: "AUTH", wantAuth: true, script: script(
+			[]string{"S: +OK POP3 ready", "C: CAPA", "C: USER bob", "C: PASS " + testPassword, "C: UIDL", "C: LIST"},
+			capa, []string{"S: +OK", "S: -ERR [AUTH] invalid password"}),
+			run: func(ctx context.Context, t *testing.T, c *Client) error {
+				_, _, _, err := c.LoginAndList(ctx, "bob", testPassword, AuthUser)
+				return err
+			}},
+		{name: "AutoReadsCapaFirst", cfg: cfg, script: script(
+			// auto needs CAPA's SASL line before it can choose: no pipelining
+			// past CAPA.
+			[]string{"S: +OK POP3 ready", "C: CAPA"},
+			capa, []string{"C: USER bob", "C: PASS " + testPassword, "S: +OK", "S: +OK logged in"}),
+			run: func(ctx context.Context, t *testing.T, c *Client) error {
+				return c.Login(ctx, "bob", testPassword, AuthAuto)
+			}},
+		{name: "STLSNeverPipelined", cfg: Config{Addr: "localhost:110", TLS: TLSStartTLS, Timeout: 2 * time.Second, ExpectPipelining: true},
+			wantIs: ErrSTLSUnavailable, script: []string{"S: +OK POP3 ready", "C: CAPA", "S: +OK", "S: USER", "S: .", "C: QUIT", "~S: +OK"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { runConv(t, tc) })

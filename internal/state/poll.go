@@ -21,6 +21,9 @@ type Poll struct {
 	Deleted int       `json:"deleted"`
 	Failed  int       `json:"failed"`
 	Err     string    `json:"err,omitempty"` // why the poll failed; empty if it did not
+	// Pipelining: the server announced PIPELINING (RFC 2449) in this poll,
+	// so the next one may pipeline its first commands.
+	Pipelining bool `json:"pipelining,omitempty"`
 }
 
 // RecordPoll appends p to the account's poll history and drops all but the

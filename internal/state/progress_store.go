@@ -175,7 +175,16 @@ func (s *Store) FailedCount(key AccountKey) (int, error) {
 // deliveries cost one commit. Each entry is checked as SetProgress checks
 // it; if one is invalid, nothing is written.
 func (s *Store) SetProgressBatch(key AccountKey, progress map[string]Progress) error {
-	if len(progress) == 0 {
+	return s.RecordBatch(key, nil, progress)
+}
+
+// RecordBatch is MarkDeliveredBatch(key, delivered) and
+// SetProgressBatch(key, progress) in one committed, fsynced transaction: a
+// pipeline of batches records one batch as delivered and the intent of the
+// next in a single commit. A UIDL may not be in both. If one entry is
+// invalid, nothing is written.
+func (s *Store) RecordBatch(key AccountKey, delivered map[string]Record, progress map[string]Progress) error {
+	if len(delivered) == 0 && len(progress) == 0 {
 		return nil
 	}
 	enc := make(map[string][]byte, len(progress))
@@ -183,13 +192,27 @@ func (s *Store) SetProgressBatch(key AccountKey, progress map[string]Progress) e
 		if err := checkUIDL(uidl); err != nil {
 			return s.wrap("set progress", key, err)
 		}
+		if _, both := delivered[uidl]; both {
+			return s.wrap("set progress", key, fmt.Errorf("uidl %q: both delivered and in progress", uidl))
+		}
 		v, err := encodeProgress(p)
 		if err != nil {
 			return s.wrap("set progress", key, fmt.Errorf("uidl %q: %w", uidl, err))
 		}
 		enc[uidl] = v
 	}
-	return s.update("set progress", key, func(tx *bbolt.Tx) error {
+	recs := make(map[string][]byte, len(delivered))
+	for uidl, r := range delivered {
+		if err := checkUIDL(uidl); err != nil {
+			return s.wrap("mark delivered", key, err)
+		}
+		v, err := encodeRecord(r)
+		if err != nil {
+			return s.wrap("mark delivered", key, fmt.Errorf("uidl %q: %w", uidl, err))
+		}
+		recs[uidl] = v
+	}
+	return s.update("record batch", key, func(tx *bbolt.Tx) error {
 		acct, err := ensureAccount(tx, key)
 		if err != nil {
 			return err
@@ -197,6 +220,15 @@ func (s *Store) SetProgressBatch(key AccountKey, progress map[string]Progress) e
 		b, err := acct.CreateBucketIfNotExists(bucketProgress)
 		if err != nil {
 			return err
+		}
+		uidls := acct.Bucket(bucketUIDLs)
+		for uidl, v := range recs {
+			if err := uidls.Put([]byte(uidl), v); err != nil {
+				return fmt.Errorf("uidl %q: %w", uidl, err)
+			}
+			if err := b.Delete([]byte(uidl)); err != nil {
+				return fmt.Errorf("uidl %q: %w", uidl, err)
+			}
 		}
 		for uidl, v := range enc {
 			if err := b.Put([]byte(uidl), v); err != nil {
