@@ -45,14 +45,14 @@ func TestParse_DaemonTopLevelKeys(t *testing.T) {
 		check func(*Config) bool
 	}{
 		{"defaults", "", "", func(c *Config) bool {
-			return c.MaxParallel == 4 && c.MaxPerServer == 2 && c.Listen == "" && c.NotifyCommand == nil
+			return c.MaxParallel == 16 && c.MaxPerServer == 8 && c.Listen == "" && c.NotifyCommand == nil
 		}},
-		{"max_parallel", "max_parallel = 16", "", func(c *Config) bool { return c.MaxParallel == 16 && c.MaxPerServer == 2 }},
+		{"max_parallel", "max_parallel = 32", "", func(c *Config) bool { return c.MaxParallel == 32 && c.MaxPerServer == 8 }},
 		{"max_parallel one", "max_parallel = 1", "", func(c *Config) bool { return c.MaxParallel == 1 }},
 		{"max_parallel zero", "max_parallel = 0", "config.toml:1: max_parallel: must be 1..256, got 0", nil},
 		{"max_parallel too many", "max_parallel = 257", "config.toml:1: max_parallel: must be 1..256, got 257", nil},
 		{"max_parallel quoted", `max_parallel = "4"`, `max_parallel: must be an integer, got the string "4" (write it without quotes)`, nil},
-		{"max_per_server", "max_per_server = 1", "", func(c *Config) bool { return c.MaxPerServer == 1 && c.MaxParallel == 4 }},
+		{"max_per_server", "max_per_server = 1", "", func(c *Config) bool { return c.MaxPerServer == 1 && c.MaxParallel == 16 }},
 		{"max_per_server zero", "max_per_server = 0", "config.toml:1: max_per_server: must be 1..256, got 0", nil},
 		{"max_per_server negative", "max_per_server = -2", "config.toml:1: max_per_server: must be 1..256, got -2", nil},
 

@@ -63,14 +63,14 @@ func (s *maildirStaged) Commit(ctx context.Context) error {
 
 // SyncFile fsyncs and closes the tmp/ file left open by StageUnsynced.
 func (s *maildirStaged) SyncFile(ctx context.Context) error {
+	if s.state == stateAborted {
+		return s.m.fail("fsync "+s.rel(s.tmp), errAborted)
+	}
 	if s.syncErr != nil {
 		return s.syncErr
 	}
 	if s.file == nil {
 		return nil
-	}
-	if s.state == stateAborted {
-		return s.m.fail("fsync "+s.rel(s.tmp), errAborted)
 	}
 	f := s.file
 	err := s.m.syncFile(ctx, f, s.rel(s.tmp))

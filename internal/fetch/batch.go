@@ -23,10 +23,10 @@ import (
 //
 //	poll goroutine:  RETR n → write tmp/ (no fsync) → hand over → RETR n+1 …
 //	sync workers:    fsync each file, several at once
-//	committer:       intent records of the batch (one bbolt commit)
-//	                 → link each into new/ → fsync new/ once
-//	                 → delivery records of the batch (one bbolt commit)
-//	poll goroutine:  DELE the batch's messages
+//	committer:       one bbolt commit: the intent records of batch k and
+//	                 the delivery records of batch k-1
+//	                 → link each of batch k into new/ → fsync new/ once
+//	poll goroutine:  DELE batch k-1's messages
 //
 // Nothing is weaker than one message at a time: each file is fsynced before
 // it is linked; each link is covered by an intent record committed before
@@ -72,6 +72,7 @@ type batcher struct {
 	s      *session
 	target *Target
 	md     batchTarget
+	tid    string // the target's id in the store's progress
 	// ctx is the poll's without its cancellation: what was received whole
 	// is finished, or the work of a whole batch would be redone.
 	ctx context.Context
@@ -80,6 +81,7 @@ type batcher struct {
 	synced   chan *batchItem
 	done     chan []*batchItem
 	inFlight int // handed over and not yet collected
+	started  bool // the goroutines run
 	closed   bool
 	stream   *bufio.Reader // reused for each message, by the poll goroutine
 }
@@ -95,12 +97,18 @@ func (s *session) newBatcher(ctx context.Context) *batcher {
 	if !ok {
 		return nil
 	}
-	b := &batcher{
-		s: s, target: &a.Targets[0], md: md, ctx: context.WithoutCancel(ctx),
+	return &batcher{
+		s: s, target: &a.Targets[0], md: md, tid: a.Targets[0].id(), ctx: context.WithoutCancel(ctx),
 		toSync: make(chan *batchItem, maxStaged),
 		synced: make(chan *batchItem, maxStaged),
 		done:   make(chan []*batchItem, 1),
 	}
+}
+
+// start runs the sync workers and the committer, at the first message: a
+// poll that finds nothing new starts no goroutine.
+func (b *batcher) start() {
+	b.started = true
 	var wg sync.WaitGroup
 	for range syncWorkers {
 		wg.Add(1)
@@ -120,7 +128,6 @@ func (s *session) newBatcher(ctx context.Context) *batcher {
 		close(b.synced)
 	}()
 	go b.commitLoop()
-	return b
 }
 
 // eligible reports whether message m, with what earlier polls recorded of
@@ -155,7 +162,7 @@ func (b *batcher) stage(ctx context.Context, m pop3.MessageInfo, prog state.Prog
 	st, serr := b.md.StageUnsynced(ctx, env, src)
 	if serr == nil && !src.eof {
 		st.Abort()
-		serr = deliver.Temporary(b.target.id(), "deliver", errors.New("target accepted the message without reading all of it"))
+		serr = deliver.Temporary(b.tid, "deliver", errors.New("target accepted the message without reading all of it"))
 	}
 	// Close drains what a failed target did not read, so the session stays
 	// in step; if it cannot, the connection is of no further use.
@@ -184,6 +191,9 @@ func (b *batcher) handOver(ctx context.Context, it *batchItem) error {
 		if err := b.collectOne(ctx, first == nil); err != nil && first == nil {
 			first = err
 		}
+	}
+	if !b.started {
+		b.start()
 	}
 	// toSync holds at most the inFlight items not yet taken by a worker,
 	// fewer than its capacity: this never blocks.
@@ -231,11 +241,17 @@ func (b *batcher) finish(ctx context.Context, dele bool) error {
 		b.closed = true
 		close(b.toSync)
 	}
+	if !b.started {
+		return nil
+	}
 	var first error
 	for b.inFlight > 0 {
 		if err := b.collectOne(ctx, dele && first == nil); err != nil && first == nil {
 			first = err
 		}
+	}
+	// The committer ends by closing done: nothing of it outlives the poll.
+	for range b.done {
 	}
 	return first
 }
@@ -345,7 +361,7 @@ func failed(batch []*batchItem) []*batchItem {
 // the intent records of next (the items of next that are still alive).
 // Failures are noted on the items.
 func (b *batcher) record(linked, next []*batchItem) {
-	s, ctx, tid := b.s, b.ctx, b.target.id()
+	s, ctx, tid := b.s, b.ctx, b.tid
 	var recs map[string]state.Record
 	if len(linked) > 0 {
 		now := s.poller.now()
@@ -395,7 +411,7 @@ func (b *batcher) record(linked, next []*batchItem) {
 // link links each item of batch whose intent is recorded into new/, and
 // fsyncs new/ once. It returns the items now durable in the maildir.
 func (b *batcher) link(batch []*batchItem) []*batchItem {
-	ctx, tid := b.ctx, b.target.id()
+	ctx, tid := b.ctx, b.tid
 	var linked []*batchItem
 	for _, it := range batch {
 		if it.err != nil {

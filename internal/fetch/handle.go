@@ -117,7 +117,7 @@ func (s *session) dele(ctx context.Context, m pop3.MessageInfo, tracked bool, lo
 	})
 	if err != nil {
 		if ctx.Err() != nil {
-			return err // nothing was sent: end with QUIT
+			return err // this DELE was not sent: end with QUIT
 		}
 		return stop(err)
 	}

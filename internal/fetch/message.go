@@ -68,13 +68,25 @@ func (s *session) deliverMessage(ctx context.Context, m pop3.MessageInfo, prog s
 }
 
 // recoverPlanned counts a maildir target as done when the file planned for
-// it before a crash is in the maildir: the crash came after the link.
+// it before a crash is in the maildir: the crash came after the link. The
+// directory is fsynced first: the crash may have come before its fsync, and
+// the message is about to be recorded and deleted on the server. If that
+// fails, the message is delivered again (a duplicate, never a loss).
 func (d *delivery) recoverPlanned() {
 	for id, path := range d.prog.Planned {
-		if !d.done[id] && maildirHas(path) {
-			d.log.Info().Str("target", id).Str("file", path).Msg("found the message delivered before an interruption; not delivering it again")
-			d.accept(id)
+		if d.done[id] {
+			continue
 		}
+		dir, found := maildirFind(path)
+		if !found {
+			continue
+		}
+		if err := syncDirectory(dir); err != nil {
+			d.log.Warn().Err(err).Str("target", id).Str("file", path).Msg("found the message delivered before an interruption, but could not fsync its directory; delivering it again")
+			continue
+		}
+		d.log.Info().Str("target", id).Str("file", path).Msg("found the message delivered before an interruption; not delivering it again")
+		d.accept(id)
 	}
 }
 

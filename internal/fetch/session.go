@@ -68,7 +68,11 @@ func (s *session) run(ctx context.Context, password string) error {
 		s.log.Warn().Int("count", len(dup)).Msg("server lists the same UIDL for several messages; fetchd cannot tell them apart in its records, so it delivers and deletes them without recording (delete mode) or leaves them on the server (keep mode)")
 	}
 
-	s.client.PlanRetr(s.retrPlan(msgs, dup))
+	if !s.client.ExpiresRetrieved() {
+		// With EXPIRE 0 a RETR sent ahead and not delivered (the poll
+		// ended early) would delete its message at QUIT: no plan there.
+		s.client.PlanRetr(s.retrPlan(msgs, dup))
+	}
 	s.batch = s.newBatcher(ctx)
 	var endErr error
 	for _, m := range msgs {
@@ -280,8 +284,9 @@ func duplicateUIDs(msgs []pop3.MessageInfo) map[string]bool {
 
 // retrPlan lists the messages handle will retrieve, in order, so that with
 // PIPELINING their RETRs go out ahead. It follows handle's decisions; a
-// message it gets wrong costs a discarded body or a round trip, nothing
-// more.
+// message it gets wrong costs a discarded body or a round trip. A poll that
+// ends early (drain, an error) reads and discards the bodies still owed
+// (at most the pipelining window) before QUIT's answer.
 func (s *session) retrPlan(msgs []pop3.MessageInfo, dup map[string]bool) []pop3.MessageInfo {
 	a := s.account
 	var plan []pop3.MessageInfo

@@ -83,19 +83,33 @@ func openSpool(path string, want int64) (*spoolFile, error) {
 	return &spoolFile{path: path, f: f, size: fi.Size()}, nil
 }
 
-// maildirHas reports whether the maildir file planned at path (in new/) is
-// there, in new/ or, renamed with flags by a mail reader, in cur/.
-func maildirHas(path string) bool {
+// maildirFind reports whether the maildir file planned at path (in new/)
+// is there, or in cur/ where a mail reader may have moved it (with flags
+// after a colon), and returns the directory it is in.
+func maildirFind(path string) (dir string, ok bool) {
 	if _, err := os.Stat(path); err == nil {
-		return true
+		return filepath.Dir(path), true
 	}
 	name := filepath.Base(path)
 	cur := filepath.Join(filepath.Dir(filepath.Dir(path)), "cur")
 	if _, err := os.Stat(filepath.Join(cur, name)); err == nil {
-		return true
+		return cur, true
 	}
 	matches, _ := filepath.Glob(filepath.Join(cur, globEscape(name)+":*"))
-	return len(matches) > 0
+	return cur, len(matches) > 0
+}
+
+// syncDirectory fsyncs dir, making the entries in it durable.
+func syncDirectory(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func globEscape(s string) string {

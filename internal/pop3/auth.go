@@ -104,11 +104,16 @@ func (c *Client) LoginAndList(ctx context.Context, user, password string, m Auth
 		return qerr
 	})
 	if err != nil {
-		// The listings' replies are owed still; the caller drops the
-		// connection after a failed login.
+		// The listings' replies are owed still, and would answer the next
+		// command: the session is over.
+		c.fail(err)
 		return nil, err, nil, err
 	}
+	// A server that echoes the password must not put it in our logs,
+	// whatever line it echoes it on.
+	c.secret = password
 	uidl, uidlErr, list, err = read()
+	c.secret = ""
 	if c.broken != nil {
 		return uidl, uidlErr, list, err
 	}

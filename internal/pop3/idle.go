@@ -26,10 +26,11 @@ import (
 // apply only when the pending queue is empty, which keeps them right then.
 //
 // The check before a command asks the kernel how many octets wait in the
-// socket (SIOCINQ, on Linux): it costs no wait. Over TLS a waiting record may be a
-// post-handshake message (a session ticket) rather than data, so only then,
-// and on connections that are not sockets, does it fall back to a probe
-// read of idleProbe.
+// socket (SIOCINQ, on Linux): it costs no wait. Over TLS that count proves
+// nothing (crypto/tls may already hold records it read, and a waiting
+// record may be a session ticket rather than data), so there, and on
+// connections that are not sockets, it is a probe read of idleProbe. With
+// PIPELINING few commands are sent while none is outstanding.
 
 // idleProbe is how long the fallback probe waits for octets already in
 // flight. A zero timeout would not do: Go fails a read whose deadline has
@@ -60,14 +61,11 @@ func lastOnStream(verb string) bool {
 // connection delivers within idleProbe. Nothing read is consumed.
 func (c *Client) expectIdle(probe bool) error {
 	n := c.br.Buffered()
-	if n == 0 && probe {
-		waiting, ok := socketPending(c.raw)
-		switch {
-		case ok && waiting == 0:
-			return nil
-		case ok && c.tls == nil:
-			n = waiting
-			probe = false
+	if n == 0 && probe && c.tls == nil {
+		// Over TLS the kernel's count proves nothing: crypto/tls may hold
+		// records it has already read from the socket.
+		if waiting, ok := socketPending(c.raw); ok {
+			n, probe = waiting, false
 		}
 	}
 	if n == 0 && probe {

@@ -54,6 +54,19 @@ func TestConversation_Unsolicited(t *testing.T) {
 				return nil
 			}),
 			wantText: "after the reply to NOOP"},
+		{name: "LateAfterReplyOverTLS", wantIs: ErrProtocol, wantTemp: true,
+			// crypto/tls may have read the late record off the socket
+			// already: the kernel's count is no proof of silence over TLS.
+			cfg:    Config{Addr: "localhost:995", TLSConfig: clientTLSConfig(), Timeout: 2 * time.Second},
+			script: script([]string{"TLS"}, hello, loginOK, []string{"C: NOOP", "S: +OK", "SLEEP 30ms", "S: +OK late"}),
+			run: thenDele(func(ctx context.Context, c *Client) error {
+				if err := c.Noop(ctx); err != nil {
+					return err
+				}
+				time.Sleep(150 * time.Millisecond)
+				return nil
+			}),
+			wantText: "after the reply to NOOP"},
 		{name: "AfterGreeting", wantIs: ErrProtocol, wantTemp: true,
 			script: []string{"R: +OK hi\r\n+OK\r\n1 a\r\n.\r\n"}, wantText: "after the greeting"},
 		{name: "BodyThenOK", wantIs: ErrBroken, wantTemp: true,

@@ -86,14 +86,17 @@ type CertOptions struct {
 
 // Server is a fake POP3 server. Create it with NewServer.
 type Server struct {
-	User, Password     string    // credentials; default "user", "pass"
-	Messages           []Message // initial mailbox
-	Mode               Mode
-	OfferSTLS          bool // CAPA lists STLS and STLS works (Plain mode only)
-	NoCAPA             bool // CAPA → -ERR
-	NoUIDL             bool // UIDL → -ERR, and not in CAPA
-	APOP               bool // greeting carries a <timestamp>; APOP accepted
-	Pipelining         bool // CAPA lists PIPELINING
+	User, Password string    // credentials; default "user", "pass"
+	Messages       []Message // initial mailbox
+	Mode           Mode
+	OfferSTLS      bool // CAPA lists STLS and STLS works (Plain mode only)
+	NoCAPA         bool // CAPA → -ERR
+	NoUIDL         bool // UIDL → -ERR, and not in CAPA
+	APOP           bool // greeting carries a <timestamp>; APOP accepted
+	Pipelining     bool // CAPA lists PIPELINING
+	// ExtraCaps are more CAPA lines, e.g. "EXPIRE 0"; the server does not
+	// act on them.
+	ExtraCaps          []string
 	RequireTLSForLogin bool // USER/PASS/APOP → -ERR [AUTH] without TLS; CAPA omits USER
 	// CertHosts are the SANs of the certificate; default {"localhost",
 	// "127.0.0.1"}, plus Host if Host is set and CertHosts left at the default.
@@ -168,6 +171,7 @@ type settings struct {
 	mode                            Mode
 	offerSTLS, noCAPA, noUIDL, apop bool
 	pipelining, requireTLSForLogin  bool
+	extraCaps                       []string
 	anyUser                         bool
 	loginPause                      time.Duration
 	sasl                            []string // upper-cased
@@ -231,6 +235,7 @@ func (s *Server) Start() string {
 		pipelining: s.Pipelining, requireTLSForLogin: s.RequireTLSForLogin,
 		anyUser: s.AnyUser, loginPause: s.LoginPause,
 		sasl: upperAll(s.SASL), validToken: s.ValidToken,
+		extraCaps: append([]string(nil), s.ExtraCaps...),
 	}
 	s.password, s.bodyRate = s.Password, s.BodyRate
 	s.appendLocked(s.Messages)

@@ -254,6 +254,7 @@ func (ss *session) capa() error {
 			caps = append(caps, "SASL "+strings.Join(mechs, " "))
 		}
 	}
+	caps = append(caps, cfg.extraCaps...)
 	caps = append(caps, "IMPLEMENTATION fetchd-pop3test")
 	return ss.multi("+OK Capability list follows", caps)
 }
