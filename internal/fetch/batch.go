@@ -80,7 +80,7 @@ type batcher struct {
 	toSync   chan *batchItem
 	synced   chan *batchItem
 	done     chan []*batchItem
-	inFlight int // handed over and not yet collected
+	inFlight int  // handed over and not yet collected
 	started  bool // the goroutines run
 	closed   bool
 	stream   *bufio.Reader // reused for each message, by the poll goroutine
