@@ -151,7 +151,10 @@ func TestDaemon_TwentyAccountsThreeServers(t *testing.T) {
 	d.Stop(10 * time.Second)
 
 	for i, s := range servers {
-		if peak := s.PeakSessions(); peak > 2 {
+		// Logged-in sessions: fetchd does not wait for the answer to a QUIT
+		// that deletes nothing, so a busy fake server may accept the next
+		// connection before it has read that QUIT.
+		if peak := s.PeakLoggedIn(); peak > 2 {
 			t.Errorf("server %d had %d sessions at once, max_per_server = 2", i+1, peak)
 		} else if peak < 2 {
 			t.Errorf("server %d never had 2 sessions at once (peak %d): accounts do not poll in parallel", i+1, peak)

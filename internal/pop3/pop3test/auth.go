@@ -91,6 +91,9 @@ func (ss *session) login(user string, credentialsOK bool) error {
 	}
 	ss.loggedIn = user
 	s.logins[user]++
+	s.inTxn++
+	s.peakTxn = max(s.peakTxn, s.inTxn)
+	ss.inTxn = true
 	// RFC 1939 §4: the maildrop is numbered when the session enters TRANSACTION.
 	ss.msgs = slices.Clone(s.mailbox)
 	s.mu.Unlock()

@@ -28,6 +28,25 @@ func (s *Server) PeakSessions() int {
 	return s.peak
 }
 
+// PeakLoggedIn returns the most sessions that were logged in at once since
+// Start, counted from a successful login until QUIT or the end of the
+// connection. Unlike PeakSessions it does not count the moments between
+// connecting and logging in, when a client that did not wait for the answer
+// to its last QUIT may already be opening its next session.
+func (s *Server) PeakLoggedIn() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.peakTxn
+}
+
+// endTxnLocked ends the count of ss as logged in, once.
+func (s *Server) endTxnLocked(ss *session) {
+	if ss.inTxn {
+		ss.inTxn = false
+		s.inTxn--
+	}
+}
+
 // Logins returns, per user name, how many logins succeeded (reached the
 // TRANSACTION state). The map is a copy.
 func (s *Server) Logins() map[string]int {

@@ -322,6 +322,10 @@ func TestCounters(t *testing.T) {
 	if got := s.PeakSessions(); got != 3 {
 		t.Errorf("PeakSessions: got %d, want 3", got)
 	}
+	// Only one of the three ever logged in at a time.
+	if got := s.PeakLoggedIn(); got != 1 {
+		t.Errorf("PeakLoggedIn: got %d, want 1", got)
+	}
 	got := s.Logins()
 	if want := map[string]int{"user": 2}; !maps.Equal(got, want) {
 		t.Errorf("Logins: got %v, want %v", got, want)

@@ -161,6 +161,8 @@ type Server struct {
 	password   string         // Password as of Start or the last SetPassword
 	bodyRate   int64          // BodyRate as of Start or the last SetBodyRate
 	peak       int            // highest len(conns) since Start
+	inTxn      int            // sessions logged in now
+	peakTxn    int            // highest inTxn since Start
 	logins     map[string]int // successful logins per user name
 }
 

@@ -41,6 +41,7 @@ type session struct {
 	timestamp string // APOP timestamp from the greeting, "<...>", or ""
 	user      string // name given by a USER the server accepted
 	loggedIn  string // user name of the successful login, holding its lock
+	inTxn     bool   // counted in Server.inTxn
 
 	msgs    []*message // snapshot taken at login; numbering is index+1
 	deleted []bool
@@ -57,6 +58,7 @@ func (s *Server) serve(c net.Conn, id int, f Faults) {
 	c.Close()
 	s.mu.Lock()
 	delete(s.conns, c)
+	s.endTxnLocked(ss)
 	s.unlockLocked(id, ss.loggedIn)
 	s.mu.Unlock()
 }
@@ -280,6 +282,7 @@ func (ss *session) quit() error {
 	// wait for the answer, and may start its next session at once.
 	ss.srv.mu.Lock()
 	delete(ss.srv.conns, ss.raw)
+	ss.srv.endTxnLocked(ss)
 	ss.srv.mu.Unlock()
 	if err := ss.reply("+OK fetchd pop3test signing off"); err != nil {
 		return err
