@@ -308,11 +308,35 @@ func (s *session) retrPlan(msgs []pop3.MessageInfo, dup map[string]bool) []pop3.
 			if prog.Failed && s.poller.now().Before(prog.FailedAt.Add(a.FailedRetryAfter)) {
 				continue
 			}
-			if prog.Spool != "" || len(prog.Planned) > 0 {
+			if !s.needsRetr(prog) {
 				continue
 			}
 		}
 		plan = append(plan, m)
 	}
 	return plan
+}
+
+// needsRetr reports whether a message with this progress from earlier polls
+// is retrieved again: not when a spooled copy serves it, nor when every
+// target has it (or will be found to: a planned maildir file that exists).
+func (s *session) needsRetr(prog state.Progress) bool {
+	if prog.Spool != "" {
+		return false
+	}
+	done := map[string]bool{}
+	for id := range prog.Done {
+		done[id] = true
+	}
+	for id, path := range prog.Planned {
+		if _, found := maildirFind(path); found {
+			done[id] = true
+		}
+	}
+	for i := range s.account.Targets {
+		if len(s.account.Targets[i].remaining(done)) > 0 {
+			return true
+		}
+	}
+	return false
 }
