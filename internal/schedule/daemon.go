@@ -252,7 +252,7 @@ func (d *Daemon) addLocked(c *config.Account, fp string) error {
 	}
 	a := &account{cfg: c, credentials: fp, schedule: sched, notified: map[string]string{}}
 	name := c.Name
-	a.entry = d.cron.Schedule(&jittered{inner: sched, max: c.Jitter}, cron.FuncJob(func() { d.tick(name) }))
+	a.entry = d.cron.Schedule(spread(name, sched, c.Jitter), cron.FuncJob(func() { d.tick(name) }))
 	d.accounts[name] = a
 	d.observeStateLocked(a)
 	return nil
@@ -706,7 +706,7 @@ func (d *Daemon) Reload(cfg *config.Config) {
 				d.cron.Remove(a.entry)
 				name := c.Name
 				a.schedule = sched
-				a.entry = d.cron.Schedule(&jittered{inner: sched, max: c.Jitter}, cron.FuncJob(func() { d.tick(name) }))
+				a.entry = d.cron.Schedule(spread(name, sched, c.Jitter), cron.FuncJob(func() { d.tick(name) }))
 			}
 		}
 		fp := fps[c.Name]

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"hash/fnv"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -47,6 +48,38 @@ func (j *jittered) Next(t time.Time) time.Time {
 		j.last = time.Duration(r(int64(limit)))
 	}
 	return base.Add(j.last)
+}
+
+// spread returns the schedule an account's polls follow. An "@every"
+// interval has no time of day of its own: each account gets a fixed place
+// in it, from a hash of its name (phased), so that many accounts with the
+// same interval are spread evenly over it instead of all starting together
+// and queueing for connections, which made the gaps between one account's
+// polls vary by the length of the queue (1,000 accounts every 30 s: gaps up
+// to 45 s). A time-of-day schedule keeps its times, with jitter.
+func spread(name string, sched cron.Schedule, jitter time.Duration) cron.Schedule {
+	if cs, ok := sched.(cron.ConstantDelaySchedule); ok && jitter > 0 && cs.Delay > 0 {
+		h := fnv.New64a()
+		io.WriteString(h, name)
+		return phased{every: cs.Delay, phase: time.Duration(h.Sum64() % uint64(cs.Delay))}
+	}
+	return &jittered{inner: sched, max: jitter}
+}
+
+// phased activates at every instant phase + k·every (k an integer) since the
+// Unix epoch: the same places in the interval every time, across restarts.
+type phased struct {
+	every, phase time.Duration
+}
+
+func (p phased) Next(t time.Time) time.Time {
+	since := t.Sub(time.Unix(0, 0).Add(p.phase))
+	k := since / p.every
+	next := time.Unix(0, 0).Add(p.phase + (k+1)*p.every)
+	if !next.After(t) {
+		next = next.Add(p.every)
+	}
+	return next
 }
 
 // parseSchedule parses an account's schedule as the config validated it.
