@@ -166,6 +166,11 @@ done
 step "fuzz targets, ${FUZZTIME:-3s} each (scripts/fuzz.sh; longer: scripts/fuzz.sh 5m)"
 if ./scripts/fuzz.sh "${FUZZTIME:-3s}"; then :; else fail "fuzzing"; fi
 
+step "benchmark smoke: bench/run.sh --quick (every client delivers every message exactly once; no timings)"
+# The full side-by-side run (bench/run.sh) writes docs/BENCHMARKS.md. The
+# peers run with the bench's own Dovecot and password, not this run's marker.
+if env -u FETCHD_TEST_PASSWORD ./bench/run.sh --quick; then :; else fail "benchmark smoke (bench/run.sh --quick)"; fi
+
 step "integration test results"
 grep -E -- '^--- (PASS|FAIL|SKIP): Test(Dovecot|Peers)_' "$itest_log" || true
 grep -E -- '^--- (PASS|FAIL|SKIP): Test[A-Za-z]*(Campaign|Faults|Committed)' "$campaign_log" || true
