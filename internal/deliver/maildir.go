@@ -258,6 +258,10 @@ func (m *Maildir) writeBody(ctx context.Context, f *os.File, name string, head [
 
 func (m *Maildir) fail(op string, err error) error { return Temporary(m.String(), op, err) }
 
+// SyncDirectory fsyncs a directory, making the entries created or removed in
+// it durable (crash recovery fsyncs the one a planned message is found in).
+func SyncDirectory(dir string) error { return syncDir(dir) }
+
 // syncDir fsyncs a directory, making the entries created or removed in it
 // durable.
 func syncDir(dir string) error {

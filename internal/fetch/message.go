@@ -81,7 +81,7 @@ func (d *delivery) recoverPlanned() {
 		if !found {
 			continue
 		}
-		if err := syncDirectory(dir); err != nil {
+		if err := deliver.SyncDirectory(dir); err != nil {
 			d.log.Warn().Err(err).Str("target", id).Str("file", path).Msg("found the message delivered before an interruption, but could not fsync its directory; delivering it again")
 			continue
 		}

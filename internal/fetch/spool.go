@@ -99,19 +99,6 @@ func maildirFind(path string) (dir string, ok bool) {
 	return cur, len(matches) > 0
 }
 
-// syncDirectory fsyncs dir, making the entries in it durable.
-func syncDirectory(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
 func globEscape(s string) string {
 	var b []byte
 	for i := 0; i < len(s); i++ {

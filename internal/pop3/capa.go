@@ -135,7 +135,12 @@ func (c *Client) refreshCaps() error {
 // an error: the server predates RFC 2449, c.caps stays nil and RFC 1939
 // behaviour applies (USER is tried, UIDL is tried and its -ERR means no UIDL).
 func (c *Client) capa() error {
-	caps, err := c.readCapa()
+	return c.setCaps(c.readCapa())
+}
+
+// setCaps takes the answer to CAPA before login: a -ERR leaves no
+// capabilities (RFC 1939 behaviour), any other error is the connection's.
+func (c *Client) setCaps(caps Capabilities, err error) error {
 	var pe *Error
 	switch {
 	case errors.As(err, &pe):
@@ -189,16 +194,7 @@ func (c *Client) settleCapa() error {
 		return err
 	}
 	_, err := c.readReply()
-	var pe *Error
-	switch {
-	case errors.As(err, &pe):
-		c.caps = nil
-		return nil
-	case err != nil:
-		return fmt.Errorf("capa: %w", err)
-	}
-	c.caps = caps
-	return nil
+	return c.setCaps(caps, err)
 }
 
 // perUserCaps reports whether the capabilities hold a value that RFC 2449
