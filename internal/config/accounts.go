@@ -183,6 +183,9 @@ func (d *decoder) account(w where, t map[string]any, inh *inherited) *Account {
 	if !present["trace_headers"] {
 		a.TraceHeaders = true
 	}
+	if a.Oversize == "" {
+		a.Oversize = DefaultOversize
+	}
 	if !present["initial_sync_limit"] {
 		a.InitialSyncLimit = DefaultInitialSyncLimit
 	}

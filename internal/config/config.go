@@ -82,7 +82,17 @@ type Account struct {
 	Keep           bool // keep messages on the server after delivery
 	Timeout        time.Duration
 	MaxMessageSize int64 // bytes; 0 = no limit
-	Deliver        []Deliver
+	// Oversize is what happens to a message over MaxMessageSize: "skip"
+	// (default) leaves it on the server, "delete" deletes it undelivered.
+	Oversize string
+	// DeleteAfter, with Keep, deletes a message on the server this long
+	// after its delivery (0: never).
+	DeleteAfter time.Duration
+	// Per poll, at most this many messages and about this many bytes are
+	// fetched; the rest waits for the next poll (0: no limit).
+	MaxMessagesPerPoll int
+	MaxBytesPerPoll    int64
+	Deliver            []Deliver
 
 	// TLS. TLSConfig turns the first five into a *tls.Config.
 	TLSMinVersion string // "1.2" (default) | "1.3"
@@ -144,6 +154,7 @@ const (
 	DefaultFailedRetryAfter   = 24 * time.Hour
 	DefaultMDATimeout         = 10 * time.Minute
 	DefaultInitialSyncLimit   = 1000
+	DefaultOversize           = "skip"
 	DefaultSessionTimeout     = time.Hour
 
 	DefaultMaxParallel            = 16

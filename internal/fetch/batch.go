@@ -282,6 +282,7 @@ func (b *batcher) settle(ctx context.Context, batch []*batchItem, dele bool) err
 		}
 		s.res.Fetched++
 		s.res.Bytes += it.n
+		s.reportFetched()
 		s.seen[it.m.UID] = state.Record{State: state.Delivered, Delivered: it.at, Size: recordSize(it.m, it.n)}
 		it.log.Debug().Int64("size", it.n).Msg("delivered")
 		if a.Keep || !dele || first != nil {

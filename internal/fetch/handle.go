@@ -73,6 +73,7 @@ func (s *session) handle(ctx context.Context, m pop3.MessageInfo, duplicated boo
 	}
 	s.res.Fetched++
 	s.res.Bytes += n
+	s.reportFetched()
 	if tracked {
 		now := s.poller.now()
 		// The record keeps the size LIST gave, not the bytes received: a

@@ -51,7 +51,9 @@ type Account struct {
 	// just fast enough never to time out still costs a bounded time.
 	SessionTimeout time.Duration
 	Hostname       string // this machine, for the Received field
-	Version        string // fetchd's version, for the Received field
+	// OnProgress, when set, is told how the poll advances (progress.go).
+	OnProgress func(Progress)
+	Version    string // fetchd's version, for the Received field
 }
 
 // Result is the outcome of one poll.

@@ -28,6 +28,7 @@ type session struct {
 	// retrievedUndelivered: a message was retrieved and not delivered. On a
 	// server that expires retrieved messages (EXPIRE 0) a QUIT would delete it.
 	retrievedUndelivered bool
+	planned              Progress // what reportListed announced
 }
 
 // stopError wraps an error after which the connection is unusable: the
@@ -67,6 +68,7 @@ func (s *session) run(ctx context.Context, password string) error {
 	if len(dup) > 0 {
 		s.log.Warn().Int("count", len(dup)).Msg("server lists the same UIDL for several messages; fetchd cannot tell them apart in its records, so it delivers and deletes them without recording (delete mode) or leaves them on the server (keep mode)")
 	}
+	s.reportListed(msgs, dup)
 
 	if !s.client.ExpiresRetrieved() {
 		// With EXPIRE 0 a RETR sent ahead and not delivered (the poll
