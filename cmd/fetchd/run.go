@@ -73,6 +73,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runRetry(ctx, args[1:], stdout, stderr)
 	case "check":
 		return runCheck(ctx, args[1:], stdout, stderr)
+	case "import-config":
+		return runImportConfig(ctx, args[1:], stdout, stderr)
+	case "import-state":
+		return runImportState(ctx, args[1:], stdout, stderr)
+	case "add":
+		return runAdd(ctx, args[1:], stdout, stderr)
 	case "--version", "-version", "version":
 		fmt.Fprintf(stdout, "fetchd %s\n", versionString())
 		return exitOK
