@@ -53,6 +53,10 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 [[ -x /usr/sbin/postfix ]] || missing+=(postfix)
 [[ -x /usr/bin/procmail ]] || missing+=(procmail)
 [[ -x /usr/bin/maildrop ]] || missing+=(maildrop)
+# import-state is tested with files the real programs wrote.
+command -v fetchmail >/dev/null 2>&1 || missing+=(fetchmail)
+command -v mpop >/dev/null 2>&1 || missing+=(mpop)
+command -v getmail >/dev/null 2>&1 || missing+=(getmail6)
 # The daemon tests check the unit files with systemd-analyze and read
 # /metrics with curl --unix-socket.
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
