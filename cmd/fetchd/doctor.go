@@ -57,36 +57,55 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 
 	// The real connection, verified as a poll verifies it.
 	fmt.Fprintln(stdout)
-	c, err := pop3.Dial(ctx, acct.Server)
-	if err != nil {
-		fmt.Fprintf(stdout, "connection as fetchd makes it: REFUSED: %v\n", withHintDoctor(err))
+	var secret func(context.Context) (string, error)
+	if !noLogin {
+		secret = acct.Secret
+	}
+	if _, err := checkSession(ctx, stdout, acct.Server, a.User, a.Auth, secret); err != nil {
 		return exitFailed
-	}
-	defer c.Close()
-	fmt.Fprintln(stdout, "connection as fetchd makes it: ok")
-	fmt.Fprintf(stdout, "capabilities: %s\n", capsLine(c.Capabilities()))
-	method := authMethod(a.Auth)
-	fmt.Fprintf(stdout, "login method: %s (auth = %q)\n", c.AuthChoice(method), a.Auth)
-	if noLogin {
-		return exitOK
-	}
-	secret, err := acct.Secret(ctx)
-	if err != nil {
-		fmt.Fprintf(stdout, "password: %v\n", err)
-		return exitFailed
-	}
-	if err := c.Login(ctx, a.User, secret, method); err != nil {
-		fmt.Fprintf(stdout, "login: FAILED: %v\n", err)
-		return exitFailed
-	}
-	fmt.Fprintln(stdout, "login: ok")
-	if err := c.RefreshCapabilities(ctx); err == nil {
-		fmt.Fprintf(stdout, "capabilities after login: %s\n", capsLine(c.Capabilities()))
-	}
-	if err := c.Quit(ctx); err != nil {
-		fmt.Fprintf(stdout, "quit: %v\n", err)
 	}
 	return exitOK
+}
+
+// checkSession connects as a poll does (certificate verified, STLS required
+// where configured), prints the capabilities and the login method auth
+// picks, and then, unless secret is nil, logs in, prints the capabilities
+// after login and QUITs without touching a message. connected is false when
+// no session came about (refused, TLS failed), so that a caller with another
+// server to try may try it; err is what failed, already printed to w.
+// Shared by `fetchd doctor` and `fetchd add`.
+func checkSession(ctx context.Context, w io.Writer, cfg pop3.Config, user, auth string,
+	secret func(context.Context) (string, error)) (connected bool, err error) {
+	c, err := pop3.Dial(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(w, "connection as fetchd makes it: REFUSED: %v\n", withHintDoctor(err))
+		return false, err
+	}
+	defer c.Close()
+	fmt.Fprintln(w, "connection as fetchd makes it: ok")
+	fmt.Fprintf(w, "capabilities: %s\n", capsLine(c.Capabilities()))
+	method := authMethod(auth)
+	fmt.Fprintf(w, "login method: %s (auth = %q)\n", c.AuthChoice(method), auth)
+	if secret == nil {
+		return true, nil
+	}
+	pw, err := secret(ctx)
+	if err != nil {
+		fmt.Fprintf(w, "password: %v\n", err)
+		return true, err
+	}
+	if err := c.Login(ctx, user, pw, method); err != nil {
+		fmt.Fprintf(w, "login: FAILED: %v\n", err)
+		return true, err
+	}
+	fmt.Fprintln(w, "login: ok")
+	if err := c.RefreshCapabilities(ctx); err == nil {
+		fmt.Fprintf(w, "capabilities after login: %s\n", capsLine(c.Capabilities()))
+	}
+	if err := c.Quit(ctx); err != nil {
+		fmt.Fprintf(w, "quit: %v\n", err)
+	}
+	return true, nil
 }
 
 func withHintDoctor(err error) string {
