@@ -24,6 +24,7 @@ const stateOpenTimeout = 2 * time.Second
 type pollOptions struct {
 	markSeen, initialSync bool
 	retry                 bool // release held messages first (`fetchd retry`)
+	noProgress            bool // --no-progress: no progress lines on a terminal
 	// before runs on the store for the selected accounts before they poll.
 	before func(*state.Store, []*config.Account) error
 }
@@ -42,6 +43,7 @@ func runPoll(ctx context.Context, name string, args []string, stdout, stderr io.
 	opts *pollOptions, extraFlags func(*flag.FlagSet)) int {
 	var path string
 	fs := newFlagSet(name, stderr, &path)
+	fs.BoolVar(&opts.noProgress, "no-progress", false, "no live progress lines, even on a terminal")
 	if extraFlags != nil {
 		extraFlags(fs)
 	}
@@ -72,7 +74,9 @@ func runPoll(ctx context.Context, name string, args []string, stdout, stderr io.
 	if client != nil {
 		return pollThroughDaemon(ctx, client, name, fs.Args(), opts, stdout, stderr)
 	}
-	log := newLogger(cfg, stderr)
+	ui := progressFor(stdout, stderr, !opts.noProgress) // nil off a terminal
+	defer ui.wait()
+	log := ui.logger(cfg, stderr)
 
 	store, movedAside, err := state.OpenOrRecover(cfg.State, stateOpenTimeout)
 	if err != nil {
@@ -100,6 +104,7 @@ func runPoll(ctx context.Context, name string, args []string, stdout, stderr io.
 			return exitFailed
 		}
 		defer closeTargets(polls[i])
+		polls[i].OnProgress = ui.hook(a.Name)
 		switch {
 		case opts.markSeen:
 			polls[i].Sync = fetch.SyncMarkSeen
@@ -118,6 +123,7 @@ func runPoll(ctx context.Context, name string, args []string, stdout, stderr io.
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer ui.finish(&results[i]) // on a terminal its summary line replaces its progress line
 			server := accounts[i].Server
 			if err := lim.Acquire(ctx, server); err != nil {
 				results[i] = fetch.Result{Account: a.Name, Err: err}
@@ -128,10 +134,13 @@ func runPoll(ctx context.Context, name string, args []string, stdout, stderr io.
 		}()
 	}
 	wg.Wait()
+	ui.wait()
 
 	code := exitOK
 	for i := range results {
-		fmt.Fprintln(stdout, summary(&results[i]))
+		if ui == nil { // else finish printed it
+			fmt.Fprintln(stdout, summary(&results[i]))
+		}
 		if !results[i].OK() {
 			code = exitFailed
 		}
