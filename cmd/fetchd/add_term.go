@@ -60,7 +60,8 @@ func (p *ttyPrompter) Secret(ctx context.Context, prompt string) (string, error)
 }
 
 // read returns one line without its line end. The read runs in its own
-// goroutine so that ctx (the first Ctrl-C) ends the wait.
+// goroutine so that ctx (the first Ctrl-C) ends the wait; that goroutine
+// then still waits for a line, so a prompter is not used after a cancel.
 func (p *ttyPrompter) read(ctx context.Context) (string, error) {
 	type result struct {
 		line string
