@@ -70,8 +70,8 @@ func runAdd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func (a *adder) flags(fs *flag.FlagSet) {
 	fs.StringVar(&a.name, "name", "", "the account's `name` (default: from the address, e.g. \"example\")")
 	fs.StringVar(&a.user, "user", "", "the login `name` (default: the whole address)")
-	fs.StringVar(&a.server, "server", "", "the POP3 server as `host[:port]`, instead of looking it up")
-	fs.StringVar(&a.tls, "tls", "", "with --server: `implicit` or starttls (default: starttls on port 110, else implicit)")
+	fs.StringVar(&a.server, "server", "", "use this POP3 server, `host[:port]`, instead of looking one up")
+	fs.StringVar(&a.tls, "tls", "", "with --server, the TLS `mode`: implicit or starttls (default: starttls on port 110, else implicit)")
 	fs.StringVar(&a.provider, "provider", "", "use fetchd's settings for this `provider` whatever the domain: "+strings.Join(discover.PresetKeys(), ", "))
 	fs.StringVar(&a.passwordFile, "password-file", "", "read the password from this `file` (mode 0600) and refer to it in the configuration")
 	fs.BoolVar(&a.passwordStdin, "password-stdin", false, "read the password from standard input (one line)")
@@ -82,7 +82,7 @@ func (a *adder) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&a.keep, "keep", false, "keep the messages on the server (keep = true)")
 	fs.BoolVar(&a.yes, "yes", false, "use a server found in DNS outside the address's domain without asking")
 	fs.BoolVar(&a.noCheck, "no-check", false, "write the account without connecting to the server first")
-	fs.StringVar(&a.dnsServer, "dns-server", "", "ask this DNS server (`host:port`) for SRV records instead of the system's")
+	fs.StringVar(&a.dnsServer, "dns-server", "", "send the SRV queries to the DNS server at `host:port` instead of the system's resolver")
 }
 
 // dnsResolver is a resolver that sends every query to addr ("host" means
