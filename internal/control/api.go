@@ -75,6 +75,30 @@ type ResumeRequest struct {
 	Account string `json:"account"`
 }
 
+// ImportRequest is the body of POST /import-state: messages another
+// program (fetchmail, mpop, getmail) fetched and left on the server, to be
+// recorded as delivered for one account (`fetchd import-state`).
+type ImportRequest struct {
+	Account string         `json:"account"`
+	UIDLs   []ImportedUIDL `json:"uidls"`
+	DryRun  bool           `json:"dry_run,omitempty"` // count only, write nothing
+}
+
+// ImportedUIDL is one message in an ImportRequest.
+type ImportedUIDL struct {
+	// UIDL is the unique-id's octets: base64 in JSON, since a UIDL may
+	// hold 8-bit octets that are not UTF-8.
+	UIDL []byte    `json:"uidl"`
+	At   time.Time `json:"at,omitzero"` // when the program fetched it; zero: unknown
+}
+
+// ImportResponse is the answer to POST /import-state.
+type ImportResponse struct {
+	Account string `json:"account"`
+	Added   int    `json:"added"` // recorded now (with DryRun: would be)
+	Known   int    `json:"known"` // already in the store, left as they were
+}
+
 // ErrUnknownAccount is what a Backend wraps when a request names an account
 // the configuration does not have; the handler answers 404.
 var ErrUnknownAccount = errors.New("no such account")
@@ -88,4 +112,7 @@ type Backend interface {
 	Poll(ctx context.Context, req PollRequest) (PollResponse, error)
 	// Resume lifts a pause (after an authentication failure or a guard).
 	Resume(ctx context.Context, account string) error
+	// ImportState records req's UIDLs as delivered for the account, in
+	// the store the daemon holds.
+	ImportState(ctx context.Context, req ImportRequest) (ImportResponse, error)
 }

@@ -58,9 +58,9 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("fetchd daemon: %s %s: %d %s: %s", e.Method, e.Path, e.Code, http.StatusText(e.Code), e.Message)
 }
 
-// Unwrap makes a 404 from /poll or /resume match ErrUnknownAccount.
+// Unwrap makes a 404 from /poll, /resume or /import-state match ErrUnknownAccount.
 func (e *StatusError) Unwrap() error {
-	if e.Code == http.StatusNotFound && (e.Path == "/poll" || e.Path == "/resume") {
+	if e.Code == http.StatusNotFound && (e.Path == "/poll" || e.Path == "/resume" || e.Path == "/import-state") {
 		return ErrUnknownAccount
 	}
 	return nil

@@ -48,6 +48,7 @@ func NewHandler(b Backend, g prometheus.Gatherer, allowControl bool, log zerolog
 	if allowControl {
 		route(http.MethodPost, "/poll", h.poll)
 		route(http.MethodPost, "/resume", h.resume)
+		route(http.MethodPost, "/import-state", h.importState)
 	} else {
 		readOnly := func(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, http.StatusForbidden,
@@ -55,6 +56,7 @@ func NewHandler(b Backend, g prometheus.Gatherer, allowControl bool, log zerolog
 		}
 		route(http.MethodPost, "/poll", readOnly)
 		route(http.MethodPost, "/resume", readOnly)
+		route(http.MethodPost, "/import-state", readOnly)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusNotFound, fmt.Errorf("no such endpoint: %s", r.URL.Path))
@@ -136,6 +138,23 @@ func (h *handler) resume(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *handler) importState(w http.ResponseWriter, r *http.Request) {
+	var req ImportRequest
+	if !h.decode(w, r, &req) {
+		return
+	}
+	if req.Account == "" {
+		h.fail(w, r, http.StatusBadRequest, errors.New(`account: missing; send {"account": "NAME", "uidls": [...]}`))
+		return
+	}
+	resp, err := h.backend.ImportState(r.Context(), req)
+	if err != nil {
+		h.backendError(w, r, err)
+		return
+	}
+	h.reply(w, http.StatusOK, resp)
 }
 
 // decode reads a JSON body into v, answering 400 (or 413) and returning
