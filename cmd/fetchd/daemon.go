@@ -191,7 +191,7 @@ func (h *host) poll(ctx context.Context, a *config.Account, req schedule.Request
 	}
 	defer closeTargets(acct)
 	acct.Sync = req.Sync
-	p := &fetch.Poller{Store: h.store, Log: log, Drain: req.Drain}
+	p := &fetch.Poller{Store: h.store, Log: log, Drain: req.Drain, Notify: h.notify}
 	return p.Poll(ctx, acct)
 }
 
@@ -362,6 +362,9 @@ func (h *host) Poll(ctx context.Context, req control.PollRequest) (control.PollR
 		sync = fetch.SyncInitialSync
 	default:
 		return control.PollResponse{}, fmt.Errorf("unknown sync mode %q", req.Sync)
+	}
+	if req.DryRun {
+		return h.dryRun(ctx, req)
 	}
 	names := req.Accounts
 	if len(names) == 0 {

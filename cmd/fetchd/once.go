@@ -24,6 +24,7 @@ const stateOpenTimeout = 2 * time.Second
 type pollOptions struct {
 	markSeen, initialSync bool
 	retry                 bool // release held messages first (`fetchd retry`)
+	dryRun                bool // --dry-run: list what a poll would do, change nothing
 	noProgress            bool // --no-progress: no progress lines on a terminal
 	// before runs on the store for the selected accounts before they poll.
 	before func(*state.Store, []*config.Account) error
@@ -34,6 +35,7 @@ func runOnce(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return runPoll(ctx, "once", args, stdout, stderr, &opts, func(fs *flag.FlagSet) {
 		fs.BoolVar(&opts.markSeen, "mark-seen", false, "record every message on the server as seen, fetching none (after switching from another program)")
 		fs.BoolVar(&opts.initialSync, "initial-sync", false, "fetch everything new even past initial_sync_limit")
+		fs.BoolVar(&opts.dryRun, "dry-run", false, "log in and list, then print what a poll would fetch, delete and skip; change nothing (no RETR, no DELE, no write to the store or a maildir)")
 	})
 }
 
@@ -57,6 +59,10 @@ func runPoll(ctx context.Context, name string, args []string, stdout, stderr io.
 		fmt.Fprintf(stderr, "fetchd %s: --mark-seen and --initial-sync exclude each other\n", name)
 		return exitUsage
 	}
+	if opts.markSeen && opts.dryRun {
+		fmt.Fprintf(stderr, "fetchd %s: --mark-seen and --dry-run exclude each other (--mark-seen writes the store)\n", name)
+		return exitUsage
+	}
 	cfg, ok := loadConfig(path, stderr)
 	if !ok {
 		return exitUsage
@@ -73,6 +79,9 @@ func runPoll(ctx context.Context, name string, args []string, stdout, stderr io.
 	}
 	if client != nil {
 		return pollThroughDaemon(ctx, client, name, fs.Args(), opts, stdout, stderr)
+	}
+	if opts.dryRun {
+		return dryRunLocal(ctx, cfg, accounts, opts, stdout, stderr)
 	}
 	ui := progressFor(stdout, stderr, !opts.noProgress) // nil off a terminal
 	defer ui.wait()
@@ -113,7 +122,9 @@ func runPoll(ctx context.Context, name string, args []string, stdout, stderr io.
 		}
 	}
 
-	poller := &fetch.Poller{Store: store, Log: log}
+	notifyOversize, notified := onceNotifier(cfg, log)
+	defer notified()
+	poller := &fetch.Poller{Store: store, Log: log, Notify: notifyOversize}
 	results := make([]fetch.Result, len(polls))
 	var wg sync.WaitGroup
 	// The daemon's bounds: max_parallel polls at once, max_per_server of
@@ -152,7 +163,7 @@ func runPoll(ctx context.Context, name string, args []string, stdout, stderr io.
 // prints what it answers, as a poll of our own would.
 func pollThroughDaemon(ctx context.Context, client *control.Client, name string, accounts []string,
 	opts *pollOptions, stdout, stderr io.Writer) int {
-	req := control.PollRequest{Accounts: accounts, Retry: opts.retry, Wait: true}
+	req := control.PollRequest{Accounts: accounts, Retry: opts.retry, Wait: true, DryRun: opts.dryRun}
 	switch {
 	case opts.markSeen:
 		req.Sync = "mark-seen"
@@ -174,6 +185,7 @@ func pollThroughDaemon(ctx context.Context, client *control.Client, name string,
 			fmt.Fprintf(stdout, "%s: %d held message(s) released for retry\n", r.Account, r.Released)
 		}
 		fmt.Fprintln(stdout, r.Line)
+		fmt.Fprint(stdout, r.Report) // a dry run's list of messages
 		if !r.OK {
 			code = exitFailed
 		}
@@ -219,6 +231,15 @@ func summary(r *fetch.Result) string {
 	}
 	if r.TooLarge > 0 {
 		line += fmt.Sprintf(", %d over max_message_size left on the server", r.TooLarge)
+	}
+	if r.Expired > 0 {
+		line += fmt.Sprintf(", %d of the deleted past delete_after", r.Expired)
+	}
+	if r.DeletedUndelivered > 0 {
+		line += fmt.Sprintf(", %d of the deleted undelivered (oversize = delete)", r.DeletedUndelivered)
+	}
+	if r.Limited > 0 {
+		line += fmt.Sprintf(", %d left for the next poll (per-poll limits)", r.Limited)
 	}
 	if r.Skipped > r.TooLarge {
 		line += fmt.Sprintf(", %d skipped", r.Skipped-r.TooLarge)

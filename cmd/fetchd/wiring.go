@@ -17,6 +17,7 @@ import (
 	"fetchd/internal/deliver"
 	"fetchd/internal/fetch"
 	"fetchd/internal/logging"
+	"fetchd/internal/notify"
 	"fetchd/internal/oauth"
 	"fetchd/internal/pop3"
 	"fetchd/internal/state"
@@ -25,68 +26,15 @@ import (
 // buildAccount turns a configured account into what a poll needs, opening
 // its delivery targets.
 func buildAccount(a *config.Account, cfg *config.Config, log zerolog.Logger) (*fetch.Account, error) {
-	owner, localUser, err := runAs(a.RunAs)
+	out, owner, err := baseAccount(a, cfg)
 	if err != nil {
 		return nil, err
-	}
-	hostname, _ := os.Hostname()
-	tlsCfg, err := a.TLSConfig()
-	if err != nil {
-		return nil, err
-	}
-	out := &fetch.Account{
-		Name: a.Name,
-		Key:  accountKey(a),
-		Server: pop3.Config{
-			Addr:             a.Addr(),
-			TLS:              tlsMode(a.TLS),
-			AllowInsecure:    a.AllowInsecure,
-			Timeout:          a.Timeout,
-			MaxMessageSize:   a.MaxMessageSize,
-			TLSConfig:        tlsCfg,
-			CertFingerprints: a.TLSFingerprints,
-			SPKIPins:         a.TLSPinsSPKI,
-		},
-		ServerName:       a.Server,
-		User:             a.User,
-		Secret:           a.Secret,
-		Auth:             authMethod(a.Auth),
-		Keep:             a.Keep,
-		MaxMessageSize:   a.MaxMessageSize,
-		SpoolDir:         filepath.Join(filepath.Dir(cfg.State), "spool"),
-		FailedRetryAfter: a.FailedRetryAfter,
-		TraceHeaders:     a.TraceHeaders,
-		LocalUser:        localUser,
-		Hostname:         hostname,
-		Version:          versionString(),
-		InitialSyncLimit: a.InitialSyncLimit,
-		SessionTimeout:   a.SessionTimeout,
-	}
-	if a.OAuth2 != nil {
-		// The token store, not the config, holds the account's secret.
-		// Each poll gets its own Source: tokens live in the store, and one
-		// account never polls twice at once.
-		client, err := oauthClient(a.OAuth2)
-		if err != nil {
-			return nil, fmt.Errorf("oauth2: %w", err)
-		}
-		src := oauth.NewSource(tokenStore(cfg), accountKey(a).String(), client, nil)
-		name := a.Name
-		out.Secret = func(ctx context.Context) (string, error) {
-			tok, err := src.Token(ctx)
-			if errors.Is(err, oauth.ErrConsentNeeded) {
-				// What to do first: status output cuts long errors.
-				err = fmt.Errorf("run `fetchd auth %s`: %w", name, err)
-			}
-			return tok, err
-		}
-		out.InvalidateSecret = src.Invalidate
 	}
 	if err := os.MkdirAll(out.SpoolDir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool directory: %w", err)
 	}
 	for i := range a.Deliver {
-		t, err := buildTarget(&a.Deliver[i], owner, localUser, out.SpoolDir, log.With().Str("account", a.Name).Logger())
+		t, err := buildTarget(&a.Deliver[i], owner, out.LocalUser, out.SpoolDir, log.With().Str("account", a.Name).Logger())
 		if err != nil {
 			closeTargets(out)
 			return nil, fmt.Errorf("deliver #%d (%s): %w", i+1, a.Deliver[i].Kind(), err)
@@ -102,6 +50,85 @@ func buildAccount(a *config.Account, cfg *config.Config, log zerolog.Logger) (*f
 		out.Quarantine = q
 	}
 	return out, nil
+}
+
+// buildDryRunAccount is buildAccount for a dry run: no delivery target is
+// opened (opening a maildir creates it and cleans its tmp/), nor the spool
+// directory created.
+func buildDryRunAccount(a *config.Account, cfg *config.Config) (*fetch.Account, error) {
+	out, _, err := baseAccount(a, cfg)
+	if err != nil {
+		return nil, err
+	}
+	out.DryRun = true
+	return out, nil
+}
+
+// baseAccount is what buildAccount and buildDryRunAccount share: the
+// account without its targets, and who delivers for it.
+func baseAccount(a *config.Account, cfg *config.Config) (*fetch.Account, *deliver.Owner, error) {
+	owner, localUser, err := runAs(a.RunAs)
+	if err != nil {
+		return nil, nil, err
+	}
+	hostname, _ := os.Hostname()
+	tlsCfg, err := a.TLSConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	out := &fetch.Account{
+		Name: a.Name,
+		Key:  accountKey(a),
+		Server: pop3.Config{
+			Addr:             a.Addr(),
+			TLS:              tlsMode(a.TLS),
+			AllowInsecure:    a.AllowInsecure,
+			Timeout:          a.Timeout,
+			MaxMessageSize:   a.MaxMessageSize,
+			TLSConfig:        tlsCfg,
+			CertFingerprints: a.TLSFingerprints,
+			SPKIPins:         a.TLSPinsSPKI,
+		},
+		ServerName:         a.Server,
+		User:               a.User,
+		Secret:             a.Secret,
+		Auth:               authMethod(a.Auth),
+		Keep:               a.Keep,
+		MaxMessageSize:     a.MaxMessageSize,
+		OversizeDelete:     a.Oversize == "delete",
+		DeleteAfter:        a.DeleteAfter,
+		MaxMessagesPerPoll: a.MaxMessagesPerPoll,
+		MaxBytesPerPoll:    a.MaxBytesPerPoll,
+		SpoolDir:           filepath.Join(filepath.Dir(cfg.State), "spool"),
+		FailedRetryAfter:   a.FailedRetryAfter,
+		TraceHeaders:       a.TraceHeaders,
+		LocalUser:          localUser,
+		Hostname:           hostname,
+		Version:            versionString(),
+		InitialSyncLimit:   a.InitialSyncLimit,
+		SessionTimeout:     a.SessionTimeout,
+	}
+	if a.OAuth2 != nil {
+		// The token store, not the config, holds the account's secret.
+		// Each poll gets its own Source: tokens live in the store, and one
+		// account never polls twice at once.
+		client, err := oauthClient(a.OAuth2)
+		if err != nil {
+			return nil, nil, fmt.Errorf("oauth2: %w", err)
+		}
+		src := oauth.NewSource(tokenStore(cfg), accountKey(a).String(), client, nil)
+		name := a.Name
+		out.Secret = func(ctx context.Context) (string, error) {
+			tok, err := src.Token(ctx)
+			if errors.Is(err, oauth.ErrConsentNeeded) {
+				// What to do first: status output cuts long errors.
+				err = fmt.Errorf("run `fetchd auth %s`: %w", name, err)
+			}
+			return tok, err
+		}
+		out.InvalidateSecret = src.Invalidate
+	}
+	return out, owner, nil
 }
 
 // buildTarget opens one delivery target.
@@ -233,4 +260,23 @@ func authMethod(s string) pop3.AuthMethod {
 // logging.New for what "auto" means.
 func newLogger(cfg *config.Config, stderr io.Writer) zerolog.Logger {
 	return logging.New(cfg.LogLevel, cfg.LogFormat, stderr, os.Getenv)
+}
+
+// onceNotifier is notify_command for `fetchd once`: a poll reports a
+// message over max_message_size once, and the store remembers it, so once
+// must run the command as the daemon would. Without notify_command it is
+// nil. done waits (a little) for the events queued.
+func onceNotifier(cfg *config.Config, log zerolog.Logger) (send func(event, account, message string, details map[string]any), done func()) {
+	if len(cfg.NotifyCommand) == 0 {
+		return nil, func() {}
+	}
+	n := notify.New(cfg.NotifyCommand, log)
+	send = func(event, account, message string, details map[string]any) {
+		n.Send(notify.Event{Event: event, Account: account, Message: message, Details: details})
+	}
+	return send, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), notify.Timeout)
+		defer cancel()
+		n.Close(ctx)
+	}
 }

@@ -83,13 +83,18 @@ type Account struct {
 	Timeout        time.Duration
 	MaxMessageSize int64 // bytes; 0 = no limit
 	// Oversize is what happens to a message over MaxMessageSize: "skip"
-	// (default) leaves it on the server, "delete" deletes it undelivered.
+	// (default) leaves it on the server, reported once (log and
+	// notify_command); "delete" deletes it undelivered, the one case where
+	// fetchd deletes mail it did not deliver. "delete" needs
+	// MaxMessageSize.
 	Oversize string
-	// DeleteAfter, with Keep, deletes a message on the server this long
-	// after its delivery (0: never).
+	// DeleteAfter, with Keep (required), deletes a message on the server
+	// this long after its delivery (0: never), as getmail's delete_after.
 	DeleteAfter time.Duration
-	// Per poll, at most this many messages and about this many bytes are
-	// fetched; the rest waits for the next poll (0: no limit).
+	// Per poll, at most MaxMessagesPerPoll new messages are fetched, and
+	// past the first none that would take the poll over MaxBytesPerPoll;
+	// the rest waits for the next poll (0: no limit). Deletions of
+	// delivered messages do not count.
 	MaxMessagesPerPoll int
 	MaxBytesPerPoll    int64
 	Deliver            []Deliver
@@ -190,8 +195,14 @@ func (a *Account) Describe() string {
 		tls = "tls " + a.TLS
 	}
 	keep := "delete after delivery"
-	if a.Keep {
+	switch {
+	case a.Keep && a.DeleteAfter > 0:
+		keep = "keep on server, delete " + days(a.DeleteAfter) + " after delivery"
+	case a.Keep:
 		keep = "keep on server"
+	}
+	if a.MaxMessageSize > 0 && a.Oversize == "delete" {
+		keep += ", delete undelivered if over max_message_size"
 	}
 	targets := make([]string, len(a.Deliver))
 	for i, d := range a.Deliver {
@@ -203,6 +214,14 @@ func (a *Account) Describe() string {
 	}
 	return fmt.Sprintf("%s: %s at %s (%s, auth %s, %s) → %s",
 		a.Name, a.User, a.Addr(), tls, auth, keep, strings.Join(targets, ", "))
+}
+
+// days writes d in whole days when it is some ("30d"), else as Go does.
+func days(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
+	}
+	return d.String()
 }
 
 // String is Describe. It has a value receiver so that printing an Account or

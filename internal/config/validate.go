@@ -63,9 +63,27 @@ func (d *decoder) validateAccount(w where, a *Account, present map[string]bool, 
 	}
 	d.checkDelivers(w, a, dl.at)
 
+	d.checkRetention(w, a, present)
+
 	if a.OnPermanentFailure == "quarantine" && !present["quarantine_maildir"] {
 		d.add(w, "quarantine_maildir", `required with on_permanent_failure = "quarantine": `+
 			`set quarantine_maildir = "~/Mail/quarantine", or on_permanent_failure = "keep"`)
+	}
+}
+
+// checkRetention checks the retention keys against keep and
+// max_message_size.
+func (d *decoder) checkRetention(w where, a *Account, present map[string]bool) {
+	// As getmail's delete_after: a message stays on the server for a while
+	// after delivery, which only keep mode does.
+	if a.DeleteAfter > 0 && !a.Keep {
+		d.add(w, "delete_after", "needs keep = true: delete_after keeps each message on the server "+
+			"for that long after delivery and then deletes it, but keep = false deletes it right after delivery; "+
+			"set keep = true, or remove delete_after")
+	}
+	if present["oversize"] && a.Oversize == "delete" && a.MaxMessageSize == 0 {
+		d.add(w, "oversize", `"delete" deletes messages over max_message_size, which is not set: `+
+			`set max_message_size = "25MB" (say), or remove oversize`)
 	}
 }
 

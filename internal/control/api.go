@@ -55,6 +55,10 @@ type PollRequest struct {
 	Sync     string   `json:"sync,omitempty"`     // "", SyncMarkSeen or SyncInitialSync
 	Retry    bool     `json:"retry,omitempty"`    // release held messages first
 	Wait     bool     `json:"wait,omitempty"`     // answer when the polls have ended
+	// DryRun lists what each poll would fetch and delete, changing
+	// nothing (no RETR, DELE or store write); with Wait, and without
+	// Sync mark-seen or Retry, which write.
+	DryRun bool `json:"dry_run,omitempty"`
 }
 
 // PollResult is the outcome of one account's poll.
@@ -63,6 +67,9 @@ type PollResult struct {
 	Line     string `json:"line"` // one human line, as `fetchd once` prints
 	OK       bool   `json:"ok"`
 	Released int    `json:"released"` // held messages released by Retry
+	// Report, for a dry run, lists the messages it would fetch, delete
+	// and skip: lines as `fetchd once --dry-run` prints them.
+	Report string `json:"report,omitempty"`
 }
 
 // PollResponse is the answer to POST /poll.

@@ -113,6 +113,10 @@ func (h *handler) poll(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusBadRequest, fmt.Errorf("sync: %q is not %q, %q or empty", req.Sync, SyncMarkSeen, SyncInitialSync))
 		return
 	}
+	if req.DryRun && (req.Sync == SyncMarkSeen || req.Retry || !req.Wait) {
+		h.fail(w, r, http.StatusBadRequest, fmt.Errorf("dry_run: needs wait, and excludes sync %q and retry (they write)", SyncMarkSeen))
+		return
+	}
 	resp, err := h.backend.Poll(r.Context(), req)
 	if err != nil {
 		h.backendError(w, r, err)

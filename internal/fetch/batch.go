@@ -288,7 +288,7 @@ func (b *batcher) settle(ctx context.Context, batch []*batchItem, dele bool) err
 		if a.Keep || !dele || first != nil {
 			continue
 		}
-		if err := s.dele(ctx, it.m, true, it.log); err != nil {
+		if err := s.dele(ctx, it.m, true, deleDelivered, it.log); err != nil {
 			first = err
 		}
 	}

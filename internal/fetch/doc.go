@@ -8,4 +8,15 @@
 // takes effect when the server answers QUIT; if the connection drops before
 // that, the server rolls the deletion back, and the next poll finds the UIDL
 // already recorded and deletes the message again instead of delivering it twice.
+//
+// A poll decides what to do with every listed message once, after the
+// listing (plan.go), and the retention policies act there: a keep-mode
+// account with delete_after deletes what was delivered that long ago (and
+// is listed with the size it had); max_messages_per_poll and
+// max_bytes_per_poll leave the rest of the new mail for the next poll, so
+// no RETR is sent ahead for it; a message over max_message_size stays on
+// the server, reported once (log and notify_command), or with
+// oversize = "delete" is the one message fetchd deletes undelivered. A dry
+// run (Account.DryRun) stops after the plan: it logs in, lists, reads the
+// store and QUITs, and Result.Preview says what a poll would do.
 package fetch

@@ -11,59 +11,52 @@ import (
 	"fetchd/internal/state"
 )
 
-// handle takes one listed message through retrieve → deliver → record → DELE.
-// It returns nil when the poll can go on with the next message (the message
-// may have failed and stays on the server), a stopError when the connection
-// is unusable, and another error when the poll must end with QUIT.
-func (s *session) handle(ctx context.Context, m pop3.MessageInfo, duplicated bool) error {
-	a := s.account
+// handle carries out one message's verdict: for a message to fetch,
+// retrieve → deliver → record → DELE. It returns nil when the poll can go
+// on with the next message (the message may have failed and stays on the
+// server), a stopError when the connection is unusable, and another error
+// when the poll must end with QUIT.
+func (s *session) handle(ctx context.Context, st *step) error {
+	a, m, tracked := s.account, st.m, st.tracked
 	log := s.log.With().Int("msg", m.Num).Str("uidl", m.UID).Logger()
-	// A message is tracked when its UIDL names it alone: only then may the
-	// store's records decide anything about it.
-	tracked := m.UID != "" && !duplicated
-
-	switch {
-	case tracked:
-		if rec, ok := s.seen[m.UID]; ok {
-			if a.Keep {
-				return nil
-			}
-			if sizeDiffers(rec, m) {
-				// A DELE must never hit a message fetchd did not deliver: a
-				// server that reuses or misreports UIDLs gets a delivery
-				// (perhaps a duplicate) instead of a deletion.
-				log.Warn().Int64("recorded_size", rec.Size).Int64("listed_size", m.Size).
-					Msg("UIDL delivered before, but the message's size differs: delivering it rather than deleting it unseen")
-				break
-			}
-			// Delivered in an earlier poll whose DELE did not commit.
-			log.Debug().Msg("already delivered; deleting it again")
-			return s.dele(ctx, m, true, log)
-		}
-	case duplicated && a.Keep:
-		// In keep mode fetchd could only tell copies apart by their UIDL;
-		// it leaves them on the server rather than fetch them every poll.
+	switch st.v {
+	case keepIt, sizeUnknown:
+		return nil
+	case redeleteIt:
+		// Delivered in an earlier poll whose DELE did not commit.
+		log.Debug().Msg("already delivered; deleting it again")
+		return s.dele(ctx, m, true, deleDelivered, log)
+	case expireIt:
+		log.Debug().Time("delivered", st.rec.Delivered).Dur("delete_after", a.DeleteAfter).
+			Msg("delivered longer ago than delete_after; deleting it on the server")
+		return s.dele(ctx, m, true, deleExpired, log)
+	case untrackable:
 		s.res.Skipped++
 		log.Warn().Msg("UIDL listed more than once: left on the server, not fetched (keep mode cannot track it)")
 		return nil
 	}
+	if st.resized {
+		log.Warn().Int64("recorded_size", st.rec.Size).Int64("listed_size", m.Size).
+			Msg("UIDL delivered before, but the message's size differs: delivering it rather than deleting it unseen")
+	}
 	s.res.New++
-	if a.MaxMessageSize > 0 && m.Size > a.MaxMessageSize {
+	switch st.v {
+	case oversizeSkip:
 		s.res.Skipped++
 		s.res.TooLarge++
-		log.Warn().Int64("size", m.Size).Int64("max_message_size", a.MaxMessageSize).
-			Msg("message larger than max_message_size: left on the server")
+		s.reportOversize(m, tracked, log)
+		return nil
+	case oversizeDelete:
+		return s.dele(ctx, m, tracked, deleOversize, log)
+	case heldIt:
+		s.res.Held++
+		log.Debug().Str("reason", st.prog.Reason).Msg("refused permanently before; held")
+		return nil
+	case limitedIt:
+		s.res.Limited++
 		return nil
 	}
-	var prog state.Progress
-	if tracked {
-		prog = s.progress[m.UID]
-		if prog.Failed && s.poller.now().Before(prog.FailedAt.Add(a.FailedRetryAfter)) {
-			s.res.Held++
-			log.Debug().Str("reason", prog.Reason).Msg("refused permanently before; held")
-			return nil
-		}
-	}
+	prog := st.prog
 	if tracked && s.batch.eligible(prog) {
 		return s.batch.stage(ctx, m, prog, log)
 	}
@@ -95,21 +88,38 @@ func (s *session) handle(ctx context.Context, m pop3.MessageInfo, duplicated boo
 	}
 	log.Debug().Int64("size", n).Msg("delivered")
 	if a.Keep {
-		return nil
+		return nil // delete_after, if set, deletes it in a later poll
 	}
-	return s.dele(ctx, m, tracked, log)
+	return s.dele(ctx, m, tracked, deleDelivered, log)
 }
+
+// deleKind says why a DELE went out, for the poll's counts and log.
+type deleKind int
+
+const (
+	deleDelivered deleKind = iota // delivered (now or before)
+	deleExpired                   // kept for delete_after, now past it
+	deleOversize                  // over max_message_size, oversize = "delete"
+	deleKinds
+)
 
 // dele deletes m on the server. With PIPELINING the DELE goes out without
 // waiting, and its +OK is noted when read (by Quit at the latest): only
 // DELEs the server acknowledged count, and QUIT commits them.
-func (s *session) dele(ctx context.Context, m pop3.MessageInfo, tracked bool, log zerolog.Logger) error {
+func (s *session) dele(ctx context.Context, m pop3.MessageInfo, tracked bool, kind deleKind, log zerolog.Logger) error {
 	err := s.client.DeleAsync(ctx, m.Num, func(err error) {
 		if err != nil {
 			log.Warn().Err(err).Msg("server refused DELE; the message stays and is deleted next poll")
 			return
 		}
 		crashpoint.Hit(ctx, "dele.acked")
+		s.acked[kind]++
+		if kind == deleOversize {
+			// The one deletion of mail fetchd did not deliver: only
+			// because the user wrote oversize = "delete".
+			log.Warn().Int64("size", m.Size).Int64("max_message_size", s.account.MaxMessageSize).
+				Msg("deleted without delivery (oversize = delete): larger than max_message_size")
+		}
 		if tracked {
 			s.deleted = append(s.deleted, m.UID)
 		} else {

@@ -32,8 +32,24 @@ type Account struct {
 	Auth             pop3.AuthMethod
 	Keep             bool
 	MaxMessageSize   int64 // messages LIST reports as larger stay on the server; 0: no limit
-	Targets          []Target
-	SpoolDir         string // where a message is spooled when it goes to several targets
+	// OversizeDelete deletes the messages over MaxMessageSize without
+	// delivering them (oversize = "delete"); without it they stay on the
+	// server, reported once.
+	OversizeDelete bool
+	// DeleteAfter, in keep mode, deletes a message on the server once its
+	// delivery is this long ago (0: never).
+	DeleteAfter time.Duration
+	// A poll fetches at most MaxMessagesPerPoll new messages and, past its
+	// first, no message that would take it over MaxBytesPerPoll; the rest
+	// waits for the next poll (0: no limit).
+	MaxMessagesPerPoll int
+	MaxBytesPerPoll    int64
+	// DryRun logs in, lists and decides, then QUITs: nothing is retrieved,
+	// deleted or written to the store; Result.Preview says what a poll
+	// would do. It needs no Targets.
+	DryRun   bool
+	Targets  []Target
+	SpoolDir string // where a message is spooled when it goes to several targets
 
 	// Quarantine, when set, receives a copy of a message refused permanently.
 	Quarantine deliver.Deliverer
@@ -63,7 +79,14 @@ type Result struct {
 	New     int // messages not delivered before
 	Fetched int // delivered and recorded in this poll
 	Deleted int // DELE sent and committed by QUIT
-	Skipped int // left on the server on purpose (too large)
+	// Of Deleted: kept for delete_after and then deleted; over
+	// max_message_size and deleted undelivered (oversize = "delete").
+	Expired            int
+	DeletedUndelivered int
+	Skipped            int // left on the server on purpose (too large, UIDL not usable)
+	// Limited: new messages left for the next poll by max_messages_per_poll
+	// or max_bytes_per_poll (not in Skipped).
+	Limited int
 	Failed  int // left on the server after a failure
 	// FailedPermanent counts the failures that are held until
 	// failed_retry_after or `fetchd retry`; the rest are retried next poll.
@@ -81,6 +104,8 @@ type Result struct {
 	LoginDelay time.Duration
 	// Err says why the poll stopped before a clean QUIT; nil when it reached one.
 	Err error
+	// Preview is what a dry run found; nil for a real poll.
+	Preview *Preview
 }
 
 // OK reports whether the poll reached QUIT and every new message was handled.
@@ -96,6 +121,9 @@ type Poller struct {
 	// deletions) and the poll returns ErrDrained. A daemon closes it on
 	// SIGTERM and cancels the context only if draining takes too long.
 	Drain <-chan struct{}
+	// Notify, when set, sends an event to notify_command (a message over
+	// max_message_size left on the server, once per message).
+	Notify func(event, account, message string, details map[string]any)
 }
 
 func (p *Poller) draining() bool {
@@ -126,6 +154,10 @@ func (p *Poller) Poll(ctx context.Context, a *Account) (res Result) {
 	// A relay's session serves one poll; between polls it would only idle
 	// into the server's timeout. Closing does not end a target's use.
 	defer a.closeSessions(log)
+	if a.DryRun && a.Sync == SyncMarkSeen {
+		res.Err = configError{errors.New("a dry run cannot mark messages seen: that writes the store")}
+		return res
+	}
 
 	if a.SessionTimeout > 0 {
 		var cancel context.CancelFunc
@@ -184,8 +216,20 @@ func (p *Poller) now() time.Time {
 
 // finish logs the outcome and records it in the poll history.
 func (p *Poller) finish(a *Account, res *Result, log zerolog.Logger) {
+	if a.DryRun {
+		// A dry run leaves no trace in the store, its history included.
+		ev := log.Info()
+		if res.Err != nil {
+			ev = log.Error().Err(res.Err)
+		}
+		if pv := res.Preview; pv != nil {
+			ev = ev.Int("would_fetch", len(pv.Fetch)).Int("would_delete", len(pv.Delete)).Int("would_skip", len(pv.Skip))
+		}
+		ev.Int("listed", res.Listed).Dur("duration", res.Duration).Msg("dry run finished: nothing retrieved, deleted or recorded")
+		return
+	}
 	ev := log.Info()
-	if res.Fetched == 0 && res.Deleted == 0 && res.Skipped == 0 && res.MarkedSeen == 0 && res.Held == 0 {
+	if res.Fetched == 0 && res.Deleted == 0 && res.Skipped == 0 && res.MarkedSeen == 0 && res.Held == 0 && res.Limited == 0 {
 		// A daemon polls every few minutes for years: a poll that found
 		// nothing to do is not worth a line at info.
 		ev = log.Debug()
@@ -199,7 +243,7 @@ func (p *Poller) finish(a *Account, res *Result, log zerolog.Logger) {
 		ev = log.Warn()
 	}
 	ev.Int("listed", res.Listed).Int("new", res.New).Int("fetched", res.Fetched).
-		Int("deleted", res.Deleted).Int("skipped", res.Skipped).Int("failed", res.Failed).
+		Int("deleted", res.Deleted).Int("skipped", res.Skipped).Int("limited", res.Limited).Int("failed", res.Failed).
 		Int("failed_permanently", res.FailedPermanent).Int("held", res.Held).
 		Int64("bytes", res.Bytes).Dur("duration", res.Duration).Msg("poll finished")
 

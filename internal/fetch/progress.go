@@ -1,7 +1,5 @@
 package fetch
 
-import "fetchd/internal/pop3"
-
 // Progress is how far one poll has come, for a watcher such as the live
 // progress line of `fetchd once` on a terminal. Account.OnProgress receives
 // it from the poll's own goroutine, so it must return quickly.
@@ -9,8 +7,9 @@ type Progress struct {
 	Phase ProgressPhase
 	// ToFetch and ToFetchBytes are what this poll plans to fetch, as the
 	// listing and the store tell it before the first RETR: new messages
-	// that are not held and not over max_message_size. A message can
-	// still fail or be skipped, so Fetched may end below ToFetch.
+	// that are not held, not over max_message_size and within
+	// max_messages_per_poll and max_bytes_per_poll. A message can still
+	// fail, so Fetched may end below ToFetch.
 	ToFetch      int
 	ToFetchBytes int64
 	Fetched      int   // delivered and recorded so far
@@ -27,33 +26,15 @@ const (
 	ProgressMessage
 )
 
-// reportListed tells the watcher what the poll plans to fetch.
-func (s *session) reportListed(msgs []pop3.MessageInfo, dup map[string]bool) {
+// reportListed tells the watcher what the poll plans to fetch: the
+// messages of the plan to fetch, which leaves out those held, over
+// max_message_size and beyond the per-poll limits.
+func (s *session) reportListed(p *plan) {
 	if s.account.OnProgress == nil {
 		return
 	}
-	p := Progress{Phase: ProgressListed}
-	a := s.account
-	for _, m := range msgs {
-		tracked := m.UID != "" && !dup[m.UID]
-		if tracked {
-			if _, ok := s.seen[m.UID]; ok {
-				continue
-			}
-			if prog := s.progress[m.UID]; prog.Failed && s.poller.now().Before(prog.FailedAt.Add(a.FailedRetryAfter)) {
-				continue
-			}
-		} else if dup[m.UID] && a.Keep {
-			continue
-		}
-		if a.MaxMessageSize > 0 && m.Size > a.MaxMessageSize {
-			continue
-		}
-		p.ToFetch++
-		p.ToFetchBytes += m.Size
-	}
-	s.planned = p
-	a.OnProgress(p)
+	s.planned = Progress{Phase: ProgressListed, ToFetch: p.toFetch, ToFetchBytes: p.toFetchBytes}
+	s.account.OnProgress(s.planned)
 }
 
 // reportFetched tells the watcher that one more message is delivered and

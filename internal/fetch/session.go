@@ -23,8 +23,10 @@ type session struct {
 
 	seen      map[string]state.Record
 	progress  map[string]state.Progress
-	deleted   []string // UIDLs DELEd in this session, committed by QUIT
-	untracked int      // messages without a usable UIDL DELEd in this session
+	oversize  map[string]state.OversizeNote // messages over max_message_size reported before
+	deleted   []string                      // UIDLs DELEd in this session, committed by QUIT
+	untracked int                           // messages without a usable UIDL DELEd in this session
+	acked     [deleKinds]int                // DELEs the server acknowledged, by why they went out
 	// retrievedUndelivered: a message was retrieved and not delivered. On a
 	// server that expires retrieved messages (EXPIRE 0) a QUIT would delete it.
 	retrievedUndelivered bool
@@ -68,16 +70,29 @@ func (s *session) run(ctx context.Context, password string) error {
 	if len(dup) > 0 {
 		s.log.Warn().Int("count", len(dup)).Msg("server lists the same UIDL for several messages; fetchd cannot tell them apart in its records, so it delivers and deletes them without recording (delete mode) or leaves them on the server (keep mode)")
 	}
-	s.reportListed(msgs, dup)
+	p := s.plan(msgs, dup)
+	if a.DryRun {
+		// Nothing was sent but the login and the listing: QUIT without
+		// waiting, as after any poll that deleted nothing.
+		s.res.Preview = s.preview(p)
+		return s.client.QuitNoWait(ctx)
+	}
+	s.learnSizes(p)
+	if p.limited > 0 {
+		s.log.Info().Int("fetching", p.toFetch).Int("left", p.limited).
+			Int("max_messages_per_poll", a.MaxMessagesPerPoll).Int64("max_bytes_per_poll", a.MaxBytesPerPoll).
+			Msgf("per-poll limit reached: %d new message(s) wait for the next poll", p.limited)
+	}
+	s.reportListed(p)
 
 	if !s.client.ExpiresRetrieved() {
 		// With EXPIRE 0 a RETR sent ahead and not delivered (the poll
 		// ended early) would delete its message at QUIT: no plan there.
-		s.client.PlanRetr(s.retrPlan(msgs, dup))
+		s.client.PlanRetr(s.retrPlan(p))
 	}
 	s.batch = s.newBatcher(ctx)
 	var endErr error
-	for _, m := range msgs {
+	for i := range p.steps {
 		if ctx.Err() != nil {
 			endErr = fmt.Errorf("poll interrupted: %w", context.Cause(ctx))
 			break
@@ -88,7 +103,7 @@ func (s *session) run(ctx context.Context, password string) error {
 		}
 		err := s.batch.collect(ctx)
 		if err == nil {
-			err = s.handle(ctx, m, dup[m.UID])
+			err = s.handle(ctx, &p.steps[i])
 		}
 		if err != nil {
 			var se *stopError
@@ -131,11 +146,14 @@ func (s *session) loadState(msgs []pop3.MessageInfo) error {
 	if s.seen, err = store.Seen(a.Key); err == nil {
 		s.progress, err = store.Progress(a.Key)
 	}
+	if err == nil {
+		s.oversize, err = store.Oversize(a.Key)
+	}
 	if err != nil {
 		return fmt.Errorf("read state: %w", err)
 	}
-	if !s.complete(msgs) {
-		return nil
+	if a.DryRun || !s.complete(msgs) {
+		return nil // a dry run writes nothing, tidying included
 	}
 	listed := make([]string, 0, len(msgs))
 	isListed := make(map[string]bool, len(msgs))
@@ -158,6 +176,7 @@ func (s *session) loadState(msgs []pop3.MessageInfo) error {
 			s.log.Warn().Err(err).Msg("could not clear stale delivery progress")
 		}
 	}
+	s.tidyOversize(isListed)
 	pruned, err := store.NoteListing(a.Key, listed, s.poller.now(), PruneAfterPolls, PruneAfterAge)
 	if err != nil {
 		s.log.Warn().Err(err).Msg("could not note the listing in the state store")
@@ -208,6 +227,8 @@ func (s *session) quit(ctx context.Context) error {
 		return err
 	}
 	s.res.Deleted += len(s.deleted) + s.untracked
+	s.res.Expired += s.acked[deleExpired]
+	s.res.DeletedUndelivered += s.acked[deleOversize]
 	if len(s.deleted) > 0 {
 		if err := s.poller.Store.MarkDeleted(s.account.Key, s.deleted, s.poller.now()); err != nil {
 			// Harmless for the mail: the records still say delivered.
@@ -285,38 +306,19 @@ func duplicateUIDs(msgs []pop3.MessageInfo) map[string]bool {
 }
 
 // retrPlan lists the messages handle will retrieve, in order, so that with
-// PIPELINING their RETRs go out ahead. It follows handle's decisions; a
-// message it gets wrong costs a discarded body or a round trip. A poll that
-// ends early (drain, an error) reads and discards the bodies still owed
-// (at most the pipelining window) before QUIT's answer.
-func (s *session) retrPlan(msgs []pop3.MessageInfo, dup map[string]bool) []pop3.MessageInfo {
-	a := s.account
-	var plan []pop3.MessageInfo
-	for _, m := range msgs {
-		tracked := m.UID != "" && !dup[m.UID]
-		switch {
-		case tracked:
-			if rec, ok := s.seen[m.UID]; ok && (a.Keep || !sizeDiffers(rec, m)) {
-				continue
-			}
-		case dup[m.UID] && a.Keep:
-			continue
+// PIPELINING their RETRs go out ahead: the poll's messages to fetch (none
+// beyond the per-poll limits), less those whose earlier progress needs no
+// RETR. A message it gets wrong costs a discarded body or a round trip. A
+// poll that ends early (drain, an error) reads and discards the bodies
+// still owed (at most the pipelining window) before QUIT's answer.
+func (s *session) retrPlan(p *plan) []pop3.MessageInfo {
+	var out []pop3.MessageInfo
+	for _, st := range p.steps {
+		if st.v == fetchIt && (!st.tracked || s.needsRetr(st.prog)) {
+			out = append(out, st.m)
 		}
-		if a.MaxMessageSize > 0 && m.Size > a.MaxMessageSize {
-			continue
-		}
-		if tracked {
-			prog := s.progress[m.UID]
-			if prog.Failed && s.poller.now().Before(prog.FailedAt.Add(a.FailedRetryAfter)) {
-				continue
-			}
-			if !s.needsRetr(prog) {
-				continue
-			}
-		}
-		plan = append(plan, m)
 	}
-	return plan
+	return out
 }
 
 // needsRetr reports whether a message with this progress from earlier polls

@@ -22,7 +22,11 @@ import (
 // Event is one thing that happened, as the command receives it on stdin.
 // Events carry no secrets.
 type Event struct {
-	Event   string         `json:"event"` // "account_paused", "delivery_failed", "guard_tripped", "message_too_large", "oauth_consent"
+	// Event is "account_paused", "delivery_failed", "guard_tripped",
+	// "message_too_large", "oauth_consent", or "oversize": one message
+	// over max_message_size left on the server, sent once per message,
+	// with details "uidl", "size", "limit" and "msg" (its number then).
+	Event   string         `json:"event"`
 	Account string         `json:"account"`
 	Time    time.Time      `json:"time"`    // filled in by Send when zero
 	Host    string         `json:"host"`    // filled in by Send when empty (os.Hostname)

@@ -34,6 +34,11 @@
 // display name, so renaming an account in the config does not download its mail
 // again. The on-disk layout and its versioning are described in schema.go.
 //
+// NoteOversize remembers that a message over max_message_size was reported
+// to the user, so it is reported once; LearnSizes gives imported records
+// (which have no size) the size the server lists. OpenReadOnly opens a store
+// that no method can write (`fetchd once --dry-run`).
+//
 // One *Store may be shared by goroutines polling different accounts; bbolt
 // serialises the writers. A second Open of the same file, from this process or
 // another, fails with ErrLocked after the timeout.

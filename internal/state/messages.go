@@ -191,3 +191,54 @@ func (s *Store) Forget(key AccountKey, uidls []string) error {
 		return nil
 	})
 }
+
+// LearnSizes gives the records of sizes that have no size (0, as a state
+// import writes them: other programs do not remember sizes) the size the
+// server lists now, in one commit. From then on a listing with another size
+// keeps a DELE off the message, as for records fetchd wrote itself. Records
+// with a size, UIDLs without a record and sizes <= 0 are left alone. It
+// returns how many records it changed.
+func (s *Store) LearnSizes(key AccountKey, sizes map[string]int64) (n int, err error) {
+	if len(sizes) == 0 {
+		return 0, nil
+	}
+	err = s.update("learn sizes", key, func(tx *bbolt.Tx) error {
+		acct, err := account(tx, key)
+		if err != nil || acct == nil {
+			return err
+		}
+		b := acct.Bucket(bucketUIDLs)
+		if b == nil {
+			return nil
+		}
+		for uidl, size := range sizes {
+			if size <= 0 || uidl == "" {
+				continue
+			}
+			v := b.Get([]byte(uidl))
+			if v == nil {
+				continue
+			}
+			r, err := decodeRecord(v)
+			if err != nil {
+				return fmt.Errorf("uidl %q: %w", uidl, err)
+			}
+			if r.Size != 0 {
+				continue
+			}
+			r.Size = size
+			if v, err = encodeRecord(r); err != nil {
+				return fmt.Errorf("uidl %q: %w", uidl, err)
+			}
+			if err := b.Put([]byte(uidl), v); err != nil {
+				return fmt.Errorf("uidl %q: %w", uidl, err)
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}

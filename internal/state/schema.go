@@ -37,6 +37,13 @@ import (
 //	                               lacked, value = 1 byte absence format (1), int64
 //	                               nanos absent since, uint32 polls absent (absence.go).
 //	                               Deleted with the record, or when the UIDL is listed.
+//	        oversize/              added to version 3 without a bump (see History), created
+//	                               by the first NoteOversize; key = UIDL bytes of a message
+//	                               over max_message_size that was reported (log,
+//	                               notify_command) and left on the server, value = 1 byte
+//	                               oversize format (1), int64 listed size, int64 nanos
+//	                               reported (oversize.go). Cleared when the server no
+//	                               longer lists the UIDL or the message was delivered.
 //
 // History:
 //
@@ -66,6 +73,12 @@ import (
 //	   a newer one runs again, which then stays paused (it logs in less, not
 //	   more) until it sees other credentials than Proof was made from, or
 //	   `fetchd resume` clears it.
+//	   Also added later to version 3, with no bump: oversize/ per account,
+//	   so that a message left on the server for being over max_message_size
+//	   is reported once rather than on every poll. A fetchd that does not
+//	   know the bucket ignores it (it reports no such thing at all), and
+//	   leaves the notes of messages that went away: a few small entries,
+//	   cleared by the next newer fetchd that lists the account.
 //
 // An empty or new file is initialised as the current version. A bbolt file with
 // buckets but no meta bucket is refused as not a fetchd state store, and a store
@@ -87,6 +100,7 @@ var (
 	bucketPolls    = []byte("polls")
 	bucketProgress = []byte("progress")
 	bucketAbsent   = []byte("absent")
+	bucketOversize = []byte("oversize")
 	keyVersion     = []byte("schema_version")
 	keyCreated     = []byte("created")
 	keyName        = []byte("name")

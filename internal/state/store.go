@@ -83,17 +83,8 @@ func open(path string, timeout time.Duration) (_ *Store, judged os.FileInfo, _ e
 		unlockFile(file)
 		file.Close()
 	}
-	switch {
-	case errors.Is(err, berrors.ErrTimeout):
-		return nil, judged, fmt.Errorf("state store %s is in use by another fetchd (a running daemon?); "+
-			"stop it or use another state file: %w", path, ErrLocked)
-	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrChecksum):
-		return nil, judged, fmt.Errorf("open state store %s: %w (the file is not a bbolt database or is damaged: %w)", path, ErrNotStateStore, err)
-	case errors.Is(err, berrors.ErrInvalidMapping), err != nil && strings.Contains(err.Error(), "file size too small"):
-		// QUIRK: bbolt has no sentinel for a file cut below two pages.
-		return nil, judged, fmt.Errorf("open state store %s: %w: %w", path, ErrDamaged, err)
-	case err != nil:
-		return nil, judged, fmt.Errorf("open state store %s: %w", path, err)
+	if err != nil {
+		return nil, judged, openError(path, err)
 	}
 	if created {
 		// The new file's pages are fsynced by bbolt; make its name durable too.
@@ -114,6 +105,21 @@ func open(path string, timeout time.Duration) (_ *Store, judged os.FileInfo, _ e
 		return nil, judged, fmt.Errorf("open state store %s: %w", path, err)
 	}
 	return s, nil, nil
+}
+
+// openError says why bbolt could not open the file at path.
+func openError(path string, err error) error {
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
+		return fmt.Errorf("state store %s is in use by another fetchd (a running daemon?); "+
+			"stop it or use another state file: %w", path, ErrLocked)
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrChecksum):
+		return fmt.Errorf("open state store %s: %w (the file is not a bbolt database or is damaged: %w)", path, ErrNotStateStore, err)
+	case errors.Is(err, berrors.ErrInvalidMapping), strings.Contains(err.Error(), "file size too small"):
+		// QUIRK: bbolt has no sentinel for a file cut below two pages.
+		return fmt.Errorf("open state store %s: %w: %w", path, ErrDamaged, err)
+	}
+	return fmt.Errorf("open state store %s: %w", path, err)
 }
 
 // prepareSchema checks the schema version and, only when needed, initialises
@@ -139,11 +145,18 @@ func (s *Store) prepareSchema(now time.Time) error {
 		return err
 	}
 	return s.db.View(func(tx *bbolt.Tx) error {
-		if v := tx.Bucket(bucketMeta).Get(keyCreated); len(v) == 8 {
-			s.created = time.Unix(0, int64(binary.BigEndian.Uint64(v)))
-		}
+		s.created = readCreated(tx)
 		return nil
 	})
+}
+
+// readCreated returns the store's creation time, or the zero time if the
+// meta bucket does not record it.
+func readCreated(tx *bbolt.Tx) time.Time {
+	if v := tx.Bucket(bucketMeta).Get(keyCreated); len(v) == 8 {
+		return time.Unix(0, int64(binary.BigEndian.Uint64(v)))
+	}
+	return time.Time{}
 }
 
 // Created returns when the store was created, or the zero time if it does not

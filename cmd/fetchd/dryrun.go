@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"fetchd/internal/config"
+	"fetchd/internal/control"
+	"fetchd/internal/fetch"
+	"fetchd/internal/schedule"
+	"fetchd/internal/state"
+)
+
+// `fetchd once --dry-run`: each account logs in, lists, decides as a poll
+// would, prints what it would fetch, delete and skip, and QUITs. Nothing
+// changes: no RETR or DELE reaches the server, no delivery target is
+// opened, and the store is opened read-only, so that "no write" holds by
+// construction. With a daemon on the store the daemon does the dry run
+// (control.PollRequest.DryRun), reading the store it holds.
+
+// dryRunLocal is the dry run without a daemon.
+func dryRunLocal(ctx context.Context, cfg *config.Config, accounts []*config.Account, opts *pollOptions, stdout, stderr io.Writer) int {
+	log := newLogger(cfg, stderr)
+	store, closeStore, err := openDryRunStore(cfg.State)
+	if err != nil {
+		fmt.Fprintf(stderr, "fetchd once --dry-run: %v\n", err)
+		return exitStateLocked
+	}
+	defer closeStore()
+	code := exitOK
+	for _, r := range dryRunAll(ctx, cfg, accounts, store, log, opts.initialSync) {
+		fmt.Fprintln(stdout, dryRunLine(&r))
+		fmt.Fprint(stdout, dryRunReport(&r))
+		if r.Err != nil {
+			code = exitFailed
+		}
+	}
+	return code
+}
+
+// openDryRunStore opens the state store read-only. Without a store yet
+// (the first run), it reads an empty one made in a temporary directory and
+// removed afterwards, as a first poll would see it: the configured path is
+// not created.
+func openDryRunStore(path string) (*state.Store, func(), error) {
+	s, err := state.OpenReadOnly(path, stateOpenTimeout)
+	if err == nil {
+		return s, func() { s.Close() }, nil
+	}
+	if !errors.Is(err, state.ErrNoStore) {
+		return nil, nil, err
+	}
+	dir, err := os.MkdirTemp("", "fetchd-dry-run-")
+	if err != nil {
+		return nil, nil, fmt.Errorf("no state store at %s yet, and no temporary one: %w", path, err)
+	}
+	s, err = state.Open(filepath.Join(dir, "empty.db"), stateOpenTimeout)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return s, func() { s.Close(); os.RemoveAll(dir) }, nil
+}
+
+// dryRunAll runs the dry run of each account against store, within the
+// daemon's bounds on parallel sessions, and returns the results in order.
+func dryRunAll(ctx context.Context, cfg *config.Config, accounts []*config.Account, store *state.Store,
+	log zerolog.Logger, initialSync bool) []fetch.Result {
+	poller := &fetch.Poller{Store: store, Log: log}
+	results := make([]fetch.Result, len(accounts))
+	lim := schedule.NewLimiter(cfg.MaxParallel, cfg.MaxPerServer)
+	var wg sync.WaitGroup
+	for i, ca := range accounts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a, err := buildDryRunAccount(ca, cfg)
+			if err != nil {
+				results[i] = fetch.Result{Account: ca.Name, Err: fmt.Errorf("account %q: %w", ca.Name, err)}
+				return
+			}
+			if initialSync {
+				a.Sync = fetch.SyncInitialSync
+			}
+			if err := lim.Acquire(ctx, ca.Server); err != nil {
+				results[i] = fetch.Result{Account: ca.Name, Err: err}
+				return
+			}
+			defer lim.Release(ca.Server)
+			results[i] = poller.Poll(ctx, a)
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+// dryRun is the daemon's side of PollRequest.DryRun: the dry runs read the
+// store the daemon holds, and leave the schedule and the accounts' status
+// alone.
+func (h *host) dryRun(ctx context.Context, req control.PollRequest) (control.PollResponse, error) {
+	if req.Sync == control.SyncMarkSeen || req.Retry {
+		return control.PollResponse{}, errors.New("a dry run cannot mark messages seen or release held ones: both write")
+	}
+	cfg, log := h.current()
+	accounts, err := selectAccounts(cfg, req.Accounts)
+	if err != nil {
+		return control.PollResponse{}, fmt.Errorf("%w: %v", control.ErrUnknownAccount, err)
+	}
+	var resp control.PollResponse
+	for _, r := range dryRunAll(ctx, cfg, accounts, h.store, log, req.Sync == control.SyncInitialSync) {
+		resp.Results = append(resp.Results, control.PollResult{
+			Account: r.Account, Line: dryRunLine(&r), OK: r.Err == nil, Report: dryRunReport(&r),
+		})
+	}
+	return resp, nil
+}
+
+// dryRunLine is the one line a dry run prints per account.
+func dryRunLine(r *fetch.Result) string {
+	line := r.Account + ": dry run, nothing changed"
+	if pv := r.Preview; pv != nil {
+		var bytes int64
+		for _, it := range pv.Fetch {
+			bytes += max(it.Size, 0)
+		}
+		line += fmt.Sprintf(": would fetch %d (%d bytes), delete %d, skip %d; %d delivered before and kept",
+			len(pv.Fetch), bytes, len(pv.Delete), len(pv.Skip), pv.Kept)
+	}
+	line += fmt.Sprintf(" (%s)", r.Duration.Round(time.Millisecond))
+	if r.Err != nil {
+		line += ": " + strings.ReplaceAll(r.Err.Error(), "\n", "; ")
+	}
+	return line
+}
+
+// dryRunReport lists the messages of a dry run, one indented line each:
+// what, message number, UIDL, listed size, and why.
+func dryRunReport(r *fetch.Result) string {
+	pv := r.Preview
+	if pv == nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, group := range []struct {
+		what  string
+		items []fetch.PreviewItem
+	}{{"fetch", pv.Fetch}, {"delete", pv.Delete}, {"skip", pv.Skip}} {
+		for _, it := range group.items {
+			size := "? bytes"
+			if it.Size >= 0 {
+				size = strconv.FormatInt(it.Size, 10) + " bytes"
+			}
+			uidl := it.UIDL
+			if uidl == "" {
+				uidl = "(no UIDL)"
+			}
+			fmt.Fprintf(&b, "  %-6s #%d  %s  %s", group.what, it.Num, printable(uidl), size)
+			if it.Reason != "" {
+				b.WriteString("  " + it.Reason)
+			}
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
+// printable quotes a UIDL that holds anything but the printable ASCII RFC
+// 1939 allows, so that a server cannot send escape sequences to the
+// user's terminal.
+func printable(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return strconv.QuoteToASCII(s)
+		}
+	}
+	return s
+}
