@@ -409,3 +409,37 @@ func TestPoll_OversizeDeleteSparesPartialDelivery(t *testing.T) {
 		t.Fatalf("poll %+v, want big left on the server", res)
 	}
 }
+
+// After `fetchd import-state` (Store.ImportSeen: no sizes, the other
+// program's fetch time), delete_after counts from that time; a message is
+// deleted from the poll after the one that recorded its size, and one
+// imported without a time counts from the import.
+func TestPoll_DeleteAfterImportedState(t *testing.T) {
+	e := newRetEnv(t, deliveryPaths[0], []pop3test.Message{sized("old", 100), sized("undated", 100), sized("new", 100)}, nil)
+	e.account.Keep, e.account.DeleteAfter = true, 24*time.Hour
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	added, _, err := e.store.ImportSeen(e.account.Key, []state.Imported{{UIDL: "old", At: t0.Add(-48 * time.Hour)}, {UIDL: "undated"}}, t0)
+	if err != nil || added != 2 {
+		t.Fatalf("ImportSeen = %d, %v", added, err)
+	}
+	if res := e.at(0); res.Fetched != 1 || res.Deleted != 0 {
+		t.Fatalf("first poll %+v, want only new fetched, nothing deleted", res)
+	}
+	if rec := e.seen()["old"]; rec.Size != 100 {
+		t.Errorf("record of old = %+v, want the listed size recorded", rec)
+	}
+	if res := e.at(time.Minute); res.Deleted != 1 || res.Expired != 1 {
+		t.Fatalf("second poll %+v, want old deleted", res)
+	}
+	// A day later new (delivered by fetchd, its size known) goes;
+	// undated first gets its size recorded, and goes with the next poll.
+	if res := e.at(25 * time.Hour); res.Deleted != 1 || !slices.Equal(e.remainingUIDs(), []string{"undated"}) {
+		t.Fatalf("a day later %+v, server %q: want new deleted, undated's size recorded", res, e.remainingUIDs())
+	}
+	if res := e.at(26 * time.Hour); res.Deleted != 1 || len(e.remainingUIDs()) != 0 {
+		t.Fatalf("the poll after %+v, server %q: want undated deleted", res, e.remainingUIDs())
+	}
+	if got := e.deliveredUIDs(); !slices.Equal(got, []string{"new"}) {
+		t.Errorf("delivered %q, want only new (the others came through the other program)", got)
+	}
+}
