@@ -67,7 +67,7 @@ var fmOptionNotes = map[string]string{
 	"sslcertpath":    "fetchd takes one PEM file, not a hashed directory: concatenate the certificates into one file and set ca_file",
 	"sslfingerprint": "an MD5 fingerprint: fetchd pins SHA-256 ones; set tls_fingerprint to the output of openssl x509 -in cert.pem -noout -fingerprint -sha256",
 	"warnings":       "fetchd reports an oversized message once, in its log and through notify_command",
-	"batchlimit":     "not needed: fetchd delivers each message in its own SMTP transaction",
+	"batchlimit":     "not needed: each message is an SMTP transaction of its own, which the MTA delivers when it ends",
 	"fetchsizelimit": "not needed: fetchd lists all message sizes with one command",
 	"fastuidl":       "not needed: fetchd lists all UIDLs with one command",
 	"expunge":        "not needed: fetchd records each delivered message at once, so a broken session never delivers a message twice",
