@@ -43,6 +43,23 @@ func TestPoll_LostStateGuard(t *testing.T) {
 			t.Fatalf("next poll %+v, want only the new message", res)
 		}
 	})
+	t.Run("mark-seen refuses a delete-mode account", func(t *testing.T) {
+		// What is left on a delete-mode server was never fetched: marked
+		// seen, the next poll would delete it undelivered.
+		e := newEnv(t, numbered("m", 3), nil)
+		e.account.Sync = SyncMarkSeen
+		res := e.poll()
+		if res.Err == nil || !strings.Contains(res.Err.Error(), "keep = true") || IsTemporary(res.Err) {
+			t.Fatalf("mark-seen poll error %v, want a permanent refusal naming keep = true", res.Err)
+		}
+		if seen, err := e.store.Seen(e.account.Key); err != nil || len(seen) != 0 || res.MarkedSeen != 0 {
+			t.Fatalf("recorded %d as seen (err %v), want none", len(seen), err)
+		}
+		e.account.Sync = SyncNormal
+		if res := e.poll(); !res.OK() || res.Fetched != 3 {
+			t.Fatalf("next poll %+v, want all 3 delivered", res)
+		}
+	})
 	t.Run("initial-sync fetches all", func(t *testing.T) {
 		e := newEnv(t, numbered("m", 5), nil)
 		e.account.Keep = true

@@ -158,6 +158,12 @@ func (p *Poller) Poll(ctx context.Context, a *Account) (res Result) {
 		res.Err = configError{errors.New("a dry run cannot mark messages seen: that writes the store")}
 		return res
 	}
+	if a.Sync == SyncMarkSeen && !a.Keep {
+		// In delete mode a message still on the server is one nobody
+		// fetched: marked seen, the next poll would delete it undelivered.
+		res.Err = configError{errors.New("--mark-seen is for keep-mode accounts (keep = true): this account deletes what it has seen, so marking its messages seen would delete them on the next poll without delivering them")}
+		return res
+	}
 
 	if a.SessionTimeout > 0 {
 		var cancel context.CancelFunc
