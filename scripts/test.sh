@@ -8,7 +8,8 @@
 #   3. start the real peers in temp dirs, stopped and removed on any exit: a
 #      private Dovecot (scripts/dovecot.sh: POP3 to fetch from, LMTP to deliver
 #      to) and a private Postfix (scripts/postfix.sh: SMTP to deliver to);
-#   4. unit tests with the race detector, then the integration tests (verbose,
+#   4. unit tests with the race detector, the package check (scripts/package.sh:
+#      a .deb and make install), then the integration tests (verbose,
 #      without -race: they drive the fetchd binary): TestDovecot_* (fetching)
 #      and TestPeers_* (delivery through procmail, maildrop, Postfix, Dovecot
 #      LMTP and mbox), and a check that both groups really ran rather than
@@ -61,6 +62,10 @@ command -v getmail >/dev/null 2>&1 || missing+=(getmail6)
 # /metrics with curl --unix-socket.
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+# The completion tests check the zsh script with zsh -n; scripts/package.sh
+# runs make install.
+command -v zsh >/dev/null 2>&1 || missing+=(zsh)
+command -v make >/dev/null 2>&1 || missing+=(make)
 # The race detector needs cgo, so a C compiler.
 command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 if [[ ${#missing[@]} -gt 0 ]]; then
@@ -118,6 +123,9 @@ fi
 step "unit tests: go test -race -count=1 (all packages but internal/integration and internal/campaign)"
 mapfile -t unit_pkgs < <(go list ./... | grep -v -e '/internal/integration$' -e '/internal/campaign$')
 if go test -race -count=1 -timeout 8m "${unit_pkgs[@]}"; then :; else fail "unit tests"; fi
+
+step "package: scripts/package.sh (a .deb built with dpkg-deb, and make install DESTDIR=…, each checked file by file)"
+if ./scripts/package.sh; then :; else fail "package (scripts/package.sh)"; fi
 
 step "integration tests: go test -count=1 -v ./internal/integration/"
 itest_log="$dovecot_dir/integration.log"

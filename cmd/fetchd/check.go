@@ -11,10 +11,11 @@ import (
 )
 
 // newFlagSet returns a flag set for a subcommand with the shared -c flag.
+// The default path is described, not resolved: help and man page must not
+// depend on the machine they are generated on.
 func newFlagSet(name string, stderr io.Writer, configPath *string) *flag.FlagSet {
-	fs := flag.NewFlagSet("fetchd "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(configPath, "c", "", "configuration `file` (default: "+config.DefaultPath()+")")
+	fs := newCommandFlags(name, stderr)
+	fs.StringVar(configPath, "c", "", "configuration `file` (default: $XDG_CONFIG_HOME/fetchd/config.toml if it exists, else "+config.SystemPath+")")
 	fs.StringVar(configPath, "config", "", "same as -c")
 	return fs
 }

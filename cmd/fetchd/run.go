@@ -15,26 +15,8 @@ const (
 	exitStateLocked = 3 // the state store cannot be opened
 )
 
-const usage = `fetchd retrieves mail from POP3 accounts and delivers it durably.
-
-Usage:
-  fetchd run [-c FILE]                 run as a daemon: poll every account on its schedule
-  fetchd once [-c FILE] [ACCOUNT...]   poll each account (or those named) once
-  fetchd retry [-c FILE] [ACCOUNT...]  retry messages held after a permanent failure, then poll
-  fetchd check [-c FILE]               validate the configuration and list the accounts
-  fetchd auth [-c FILE] ACCOUNT        grant fetchd OAuth2 access to an account (Google, Microsoft)
-  fetchd doctor [-c FILE] ACCOUNT      show the server's certificates, capabilities and login method
-  fetchd status [-c FILE] [--json]     each account's last poll, result, next poll and error
-  fetchd resume [-c FILE] ACCOUNT...   lift the pause of an account whose login kept failing
-  fetchd --version                     print the version
-
-The configuration defaults to $XDG_CONFIG_HOME/fetchd/config.toml, then
-/etc/fetchd/config.toml. Exit status: 0 ok, 1 an account failed, 2 bad
-configuration or usage, 3 the state store cannot be opened.
-
-When a daemon runs on the same state store, once, retry, status and resume
-go through it (bbolt lets one process open the store).
-`
+// The usage text, `fetchd help` and each command's --help come from the
+// command table in help.go.
 
 // version is set at build time with -ldflags "-X main.version=…"; otherwise
 // it comes from the module's build information.
@@ -53,7 +35,7 @@ func versionString() string {
 // run is main without the process: it returns the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		writeOverview(stderr)
 		return exitUsage
 	}
 	switch args[0] {
@@ -82,11 +64,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "--version", "-version", "version":
 		fmt.Fprintf(stdout, "fetchd %s\n", versionString())
 		return exitOK
+	case "completion":
+		return runCompletion(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "-help", "help":
-		fmt.Fprint(stdout, usage)
-		return exitOK
+		return runHelp(ctx, args[1:], stdout, stderr)
 	default:
-		fmt.Fprintf(stderr, "fetchd: unknown command %q\n\n%s", args[0], usage)
+		fmt.Fprintf(stderr, "fetchd: unknown command %q\n\n", args[0])
+		writeOverview(stderr)
 		return exitUsage
 	}
 }
