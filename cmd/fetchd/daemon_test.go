@@ -344,8 +344,8 @@ func TestDaemon_NotifyCommandOncePerEvent(t *testing.T) {
 	eventually(t, 15*time.Second, "three polls", func() bool { return srv.Logins()["user"] >= 3 })
 	d.Stop(10 * time.Second)
 	b, _ := os.ReadFile(out)
-	if n := strings.Count(string(b), `"event":"message_too_large"`); n != 1 {
-		t.Fatalf("notify_command got %d message_too_large events over 3 polls, want 1:\n%s", n, b)
+	if n := strings.Count(string(b), `"event":"`); n != 1 || !strings.Contains(string(b), `"event":"oversize"`) {
+		t.Fatalf("notify_command got %d events over 3 polls, want 1 oversize event:\n%s", n, b)
 	}
 	if !strings.Contains(string(b), `"account":"n"`) {
 		t.Errorf("event lacks the account: %s", b)

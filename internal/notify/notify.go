@@ -23,7 +23,7 @@ import (
 // Events carry no secrets.
 type Event struct {
 	// Event is "account_paused", "delivery_failed", "guard_tripped",
-	// "message_too_large", "oauth_consent", or "oversize": one message
+	// "oauth_consent", or "oversize": one message
 	// over max_message_size left on the server, sent once per message,
 	// with details "uidl", "size", "limit" and "msg" (its number then).
 	Event   string         `json:"event"`

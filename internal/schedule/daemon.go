@@ -492,13 +492,8 @@ func (d *Daemon) notifyResultLocked(a *account, res *fetch.Result) {
 	if errors.As(res.Err, &ge) {
 		d.notifyLocked(a, "guard_tripped", ge.Kind, ge.Error(), map[string]any{"guard": ge.Kind})
 	}
-	if res.TooLarge > 0 {
-		d.notifyLocked(a, "message_too_large", fmt.Sprint(res.TooLarge),
-			fmt.Sprintf("%d message(s) of account %s are over max_message_size and stay on the server", res.TooLarge, name),
-			map[string]any{"count": res.TooLarge})
-	} else {
-		delete(a.notified, "message_too_large")
-	}
+	// A message over max_message_size is reported by the poll itself, as
+	// an "oversize" event once per message, remembered in the store.
 }
 
 // notifyLocked sends an event unless the same one (same key) was sent last;
