@@ -4,7 +4,9 @@
 #
 #   1. make install PREFIX=/usr into a staging tree, plus the DEBIAN/ control
 #      files, then dpkg-deb --build; check the package's file list, owners,
-#      modes and fields, and that the packaged binary runs;
+#      modes and fields, and that the packaged binary runs; install and
+#      remove it with dpkg in a private root (its postinst creates the
+#      fetchd user there);
 #   2. make install DESTDIR=… with the default PREFIX=/usr/local, check the
 #      tree, then make uninstall and check that it removed everything.
 #
@@ -90,7 +92,7 @@ if [ "$1" = configure ]; then
 	if command -v systemd-sysusers >/dev/null 2>&1; then
 		systemd-sysusers ${DPKG_ROOT:+--root="$DPKG_ROOT"} fetchd.conf
 	fi
-	if [ -d /run/systemd/system ]; then
+	if [ -z "$DPKG_ROOT" ] && [ -d /run/systemd/system ]; then
 		systemctl daemon-reload
 		if [ -n "$2" ]; then
 			systemctl try-restart fetchd.service 'fetchd@*.service' || true
@@ -101,14 +103,14 @@ EOF
 cat >"$root/DEBIAN/prerm" <<'EOF'
 #!/bin/sh
 set -e
-if [ "$1" = remove ] && [ -d /run/systemd/system ]; then
+if [ "$1" = remove ] && [ -z "$DPKG_ROOT" ] && [ -d /run/systemd/system ]; then
 	systemctl stop fetchd.service 'fetchd@*.service' 2>/dev/null || true
 fi
 EOF
 cat >"$root/DEBIAN/postrm" <<'EOF'
 #!/bin/sh
 set -e
-if [ -d /run/systemd/system ]; then
+if [ -z "$DPKG_ROOT" ] && [ -d /run/systemd/system ]; then
 	systemctl daemon-reload || true
 fi
 EOF
@@ -155,6 +157,26 @@ grep -qx 'ExecStart=/usr/bin/fetchd run -c /etc/fetchd/config.toml' "$extract/us
 	fail "fetchd.service in the .deb does not run /usr/bin/fetchd"
 if grep -rq /usr/local "$extract/usr/lib/systemd"; then fail "a unit in the .deb still names /usr/local"; fi
 zcat "$extract/usr/share/man/man5/fetchd.toml.5.gz" | grep -q '^\.TH FETCHD\.TOML 5' || fail "fetchd.toml.5.gz is not the man page"
+# Install and remove it for real, into a private dpkg root: the maintainer
+# scripts run (chrootless, with $DPKG_ROOT set, so they touch nothing of
+# this machine) and must create the fetchd user there.
+droot="$work/droot"
+mkdir -p "$droot/var/lib/dpkg/info" "$droot/var/lib/dpkg/updates" "$droot/etc"
+touch "$droot/var/lib/dpkg/status" "$droot/etc/passwd" "$droot/etc/group"
+if ! dpkg --root="$droot" --force-script-chrootless --log=/dev/null -i "$deb" >"$work/dpkg.log" 2>&1; then
+	fail "dpkg -i into a private root failed: $(cat "$work/dpkg.log")"
+fi
+[[ -x $droot/usr/bin/fetchd ]] || fail "dpkg -i did not install /usr/bin/fetchd"
+if command -v systemd-sysusers >/dev/null 2>&1; then
+	grep -q '^fetchd:x:[0-9]*:[0-9]*:[^:]*:/var/lib/fetchd:/usr/sbin/nologin$' "$droot/etc/passwd" ||
+		fail "the postinst did not create the system user fetchd (home /var/lib/fetchd)"
+fi
+if ! dpkg --root="$droot" --force-script-chrootless --log=/dev/null -r fetchd >"$work/dpkg.log" 2>&1; then
+	fail "dpkg -r in the private root failed: $(cat "$work/dpkg.log")"
+fi
+left=$(find "$droot" -type f ! -path "$droot/etc/*" ! -path "$droot/var/lib/dpkg/*")
+[[ -z $left ]] || fail "dpkg -r left: $left"
+
 if command -v lintian >/dev/null 2>&1; then
 	echo "package.sh: lintian (informational):"
 	lintian --no-tag-display-limit "$deb" || true
