@@ -16,7 +16,7 @@ var keyDocs = map[string]keyDoc{
 	"listen": {defText: "none",
 		doc: "fetchd run also serves GET /metrics, /status and /healthz, read-only, on this loopback host:port (e.g. \"127.0.0.1:9467\") for Prometheus. Control requests there are refused; the unix socket serves everything."},
 	"notify_command": {defText: "none",
-		doc: "A command (argv, run without a shell) that fetchd run starts once per event that needs the user: account_paused, delivery_failed, guard_tripped, message_too_large, oauth_consent. It reads the event as one JSON object on stdin; FETCHD_EVENT and FETCHD_ACCOUNT are in its environment. One at a time, at most 60 s each."},
+		doc: "A command (argv, run without a shell) that fetchd run starts once per event that needs the user: account_paused, delivery_failed, guard_tripped, oauth_consent, oversize (a message over max_message_size, once per message). It reads the event as one JSON object on stdin; FETCHD_EVENT and FETCHD_ACCOUNT are in its environment. One at a time, at most 60 s each."},
 
 	// [[account]] and [defaults].
 	"account.name":   {defText: "required", doc: "The account's name, used on the command line and in logs: letters, digits, '.', '_' and '-'. Unique."},
