@@ -1,11 +1,9 @@
 // Command fetchd retrieves mail from POP3 accounts and delivers it durably.
 //
-// Usage:
-//
-//	fetchd once [-c FILE] [ACCOUNT...]   poll each account once
-//	fetchd retry [-c FILE] [ACCOUNT...]  retry held messages, then poll
-//	fetchd check [-c FILE]               validate the configuration
-//	fetchd --version
+// main wires signals and crash points; run (run.go) dispatches the
+// commands, one file each. The commands, their flags and examples are
+// described once, in help.go, from which `fetchd help`, each command's
+// --help, the man pages and the shell completions are generated.
 package main
 
 import (
