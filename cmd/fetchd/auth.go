@@ -48,7 +48,7 @@ func oauthClient(o *config.OAuth2) (oauth.Client, error) {
 func runAuth(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var path, flow string
 	fs := newFlagSet("auth", stderr, &path)
-	fs.StringVar(&flow, "flow", "", "`loopback` (browser redirect to this machine) or device (code entered on any device); default: the account's oauth2 flow")
+	fs.StringVar(&flow, "flow", "", "the `mode`: loopback (browser redirect to this machine) or device (code entered on any device); default: the account's oauth2 flow")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK

@@ -10,6 +10,7 @@
 //	GET  /metrics  Prometheus text format
 //	POST /poll     PollRequest → PollResponse (unix socket only)
 //	POST /resume   {"account": "…"} → 204 (unix socket only)
+//	POST /import-state  ImportRequest → ImportResponse (unix socket only)
 //
 // Errors are JSON {"error": "…"}. Next to the state store the daemon writes
 // a pointer file (WritePointer) naming its socket, so that a CLI pointed at
