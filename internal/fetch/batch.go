@@ -445,7 +445,7 @@ func (b *batcher) link(batch []*batchItem) []*batchItem {
 
 // recordSize is the size a delivery record keeps: the one LIST gave, not the
 // octets received: a server may add a final CRLF the listed size does not
-// count, and sizeDiffers compares a later listing with this one.
+// count, and mayDelete compares a later listing with this one.
 func recordSize(m pop3.MessageInfo, received int64) int64 {
 	if m.Size >= 0 {
 		return m.Size

@@ -71,7 +71,7 @@ func (s *session) handle(ctx context.Context, st *step) error {
 		now := s.poller.now()
 		// The record keeps the size LIST gave, not the bytes received: a
 		// server may add a final CRLF the listed size does not count, and
-		// sizeDiffers compares a later listing with this one.
+		// mayDelete compares a later listing with this one.
 		size := n
 		if m.Size >= 0 {
 			size = m.Size
@@ -133,11 +133,4 @@ func (s *session) dele(ctx context.Context, m pop3.MessageInfo, tracked bool, ki
 		return stop(err)
 	}
 	return nil
-}
-
-// sizeDiffers reports a listed message whose size is not the one the
-// server listed when it was delivered: an honest server lists a message with
-// the same size every time.
-func sizeDiffers(rec state.Record, m pop3.MessageInfo) bool {
-	return rec.Size > 0 && m.Size >= 0 && rec.Size != m.Size
 }

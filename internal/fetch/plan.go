@@ -102,13 +102,14 @@ func (s *session) decide(st *step, now time.Time) verdict {
 			if a.Keep {
 				return s.expiry(rec, m, now)
 			}
-			if !sizeDiffers(rec, m) {
+			if mayDelete(rec, m) {
 				return redeleteIt
 			}
 			// A DELE must never hit a message fetchd did not deliver: a
-			// server that reuses or misreports UIDLs gets a delivery
-			// (perhaps a duplicate) instead of a deletion.
-			st.resized = true
+			// server that reuses or misreports UIDLs, a record made by
+			// --mark-seen or a state import, or one of a message deleted
+			// undelivered, gets a delivery (perhaps a duplicate) instead.
+			st.resized = deliveredHere(rec)
 		}
 		st.prog = s.progress[m.UID]
 	case st.dup && a.Keep:
@@ -131,19 +132,34 @@ func (s *session) decide(st *step, now time.Time) verdict {
 
 // expiry decides about a message delivered before, in keep mode: it stays
 // until delete_after has passed since its delivery, and then goes only while
-// the server lists it with the size it had when delivered.
+// the server lists it with the size it had when delivered. A record without
+// a delivery time (--mark-seen: seen, never delivered) never expires.
 func (s *session) expiry(rec state.Record, m pop3.MessageInfo, now time.Time) verdict {
 	a := s.account
-	if a.DeleteAfter <= 0 || rec.Delivered.IsZero() || !now.After(rec.Delivered.Add(a.DeleteAfter)) {
-		return keepIt
-	}
-	if sizeDiffers(rec, m) {
+	if a.DeleteAfter <= 0 || !deliveredHere(rec) || !now.After(rec.Delivered.Add(a.DeleteAfter)) {
 		return keepIt
 	}
 	if rec.Size == 0 && m.Size > 0 {
 		return sizeUnknown
 	}
+	if !mayDelete(rec, m) {
+		return keepIt
+	}
 	return expireIt
+}
+
+// deliveredHere reports a record of a message delivered, not merely seen
+// (--mark-seen leaves the delivery time zero) or deleted undelivered.
+func deliveredHere(rec state.Record) bool {
+	return !rec.Delivered.IsZero()
+}
+
+// mayDelete reports whether a DELE of listed message m may rest on rec: it
+// must record a delivery, and a size the listing confirms. A size of 0 is
+// unknown (a state import), and so is a listed size of -1 (LIST did not
+// name the message): neither confirms anything.
+func mayDelete(rec state.Record, m pop3.MessageInfo) bool {
+	return deliveredHere(rec) && rec.Size > 0 && m.Size == rec.Size
 }
 
 // budget is what max_messages_per_poll and max_bytes_per_poll leave of a

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"fetchd/internal/pop3"
 	"fetchd/internal/pop3/pop3test"
 	"fetchd/internal/state"
 )
@@ -441,5 +442,87 @@ func TestPoll_DeleteAfterImportedState(t *testing.T) {
 	}
 	if got := e.deliveredUIDs(); !slices.Equal(got, []string{"new"}) {
 		t.Errorf("delivered %q, want only new (the others came through the other program)", got)
+	}
+}
+
+// A DELE of a known UIDL needs a record of fetchd's own delivery whose size
+// the listing confirms. Each case is a way a record without one came to
+// be; each must end with the message delivered, never deleted unseen.
+func TestPoll_NoDeleteWithoutAConfirmedDelivery(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, e *retEnv)
+	}{
+		{"marked seen, delete_after passed", func(t *testing.T, e *retEnv) {
+			// --mark-seen in keep mode: what was on the server may never
+			// have been fetched by anyone.
+			e.account.Keep, e.account.InitialSyncLimit, e.account.Sync = true, 1, SyncMarkSeen
+			if res := e.at(0); res.Err != nil || res.MarkedSeen != 1 {
+				t.Fatalf("mark-seen poll %+v", res)
+			}
+			e.account.Sync, e.account.DeleteAfter = SyncNormal, 24*time.Hour
+			if res := e.at(48 * time.Hour); res.Deleted != 0 || len(e.remainingUIDs()) != 1 {
+				t.Fatalf("poll past delete_after %+v: a marked-seen message was deleted", res)
+			}
+			e.account.Keep = false // then the user switches to delete mode
+		}},
+		{"imported, then delete mode", func(t *testing.T, e *retEnv) {
+			if _, _, err := e.store.ImportSeen(e.account.Key, []state.Imported{{UIDL: "a", At: t0.Add(-time.Hour)}}, t0); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"deleted undelivered (oversize), UIDL reused", func(t *testing.T, e *retEnv) {
+			rec := state.Record{State: state.Deleted, Deleted: t0.Add(-time.Hour)}
+			if err := e.store.MarkDeliveredBatch(e.account.Key, map[string]state.Record{"a": rec}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newRetEnv(t, deliveryPaths[0], []pop3test.Message{sized("a", 100)}, nil)
+			tt.setup(t, e)
+			res := e.at(72 * time.Hour)
+			if !res.OK() || res.Fetched != 1 {
+				t.Fatalf("delete-mode poll %+v, want a delivered", res)
+			}
+			if got := e.deliveredUIDs(); !slices.Equal(got, []string{"a"}) {
+				t.Errorf("delivered %q, want a once", got)
+			}
+		})
+	}
+}
+
+func TestMayDeleteAndExpiry(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	old := t0.Add(-48 * time.Hour)
+	listed := func(size int64) pop3.MessageInfo { return pop3.MessageInfo{Num: 1, UID: "a", Size: size} }
+	tests := []struct {
+		name   string
+		rec    state.Record
+		m      pop3.MessageInfo
+		delete bool    // mayDelete
+		expiry verdict // keep mode, delete_after 24h, at t0
+	}{
+		{"delivered, same size", state.Record{State: state.Delivered, Delivered: old, Size: 100}, listed(100), true, expireIt},
+		{"delivered, other size", state.Record{State: state.Delivered, Delivered: old, Size: 100}, listed(99), false, keepIt},
+		{"delivered, LIST gave no size", state.Record{State: state.Delivered, Delivered: old, Size: 100}, listed(-1), false, keepIt},
+		{"imported, no size", state.Record{State: state.Delivered, Delivered: old}, listed(100), false, sizeUnknown},
+		{"imported, no size either side", state.Record{State: state.Delivered, Delivered: old}, listed(-1), false, keepIt},
+		{"marked seen", state.Record{State: state.Delivered, Size: 100}, listed(100), false, keepIt},
+		{"deleted undelivered", state.Record{State: state.Deleted, Deleted: old}, listed(100), false, keepIt},
+		{"delivered recently", state.Record{State: state.Delivered, Delivered: t0.Add(-time.Hour), Size: 100}, listed(100), true, keepIt},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := mayDelete(tt.rec, tt.m); got != tt.delete {
+				t.Errorf("mayDelete = %v, want %v", got, tt.delete)
+			}
+			s := &session{account: &Account{Keep: true, DeleteAfter: 24 * time.Hour}}
+			if got := s.expiry(tt.rec, tt.m, t0); got != tt.expiry {
+				t.Errorf("expiry = %v, want %v", got, tt.expiry)
+			}
+		})
 	}
 }

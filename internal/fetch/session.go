@@ -200,11 +200,12 @@ func (s *session) complete(msgs []pop3.MessageInfo) bool {
 // markSeen records every listed message as delivered without fetching it:
 // `fetchd once --mark-seen` after switching from another program.
 func (s *session) markSeen(msgs []pop3.MessageInfo) error {
-	now := s.poller.now()
 	recs := make(map[string]state.Record, len(msgs))
 	for _, m := range msgs {
 		if _, ok := s.seen[m.UID]; !ok && m.UID != "" {
-			recs[m.UID] = state.Record{State: state.Delivered, Delivered: now, Size: max(m.Size, 0)}
+			// No delivery time: seen, never delivered, so nothing may
+			// delete it on this record's word (mayDelete).
+			recs[m.UID] = state.Record{State: state.Delivered, Size: max(m.Size, 0)}
 		}
 	}
 	if err := s.poller.Store.MarkDeliveredBatch(s.account.Key, recs); err != nil {

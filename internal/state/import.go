@@ -25,7 +25,7 @@ type Imported struct {
 // A UIDL the store already knows, as a record or as a delivery in progress,
 // is counted in known and left alone: fetchd's own records are better than
 // another program's word. A new record gets state Delivered, Size 0 (the
-// other programs record no sizes: 0 is what sizeDiffers reads as unknown)
+// other programs record no sizes: 0 is what mayDelete in internal/fetch reads as unknown)
 // and Delivered = At, or now where At is zero, later than now or outside
 // what a record can hold, so that a delete_after period starts at the other
 // program's fetch when it recorded one. A UIDL listed twice counts once,
