@@ -88,6 +88,11 @@ func summarize(stderr io.Writer, res *importconfig.Result, written []string) {
 	for _, p := range written {
 		fmt.Fprintf(stderr, "fetchd import-config: wrote a password to %s (mode 0600)\n", p)
 	}
+	for _, a := range res.Accounts {
+		if a.Disabled == "" && a.AllowInsecure {
+			fmt.Fprintf(stderr, "fetchd import-config: account %s logs in without TLS (allow_insecure = true), as the source did: use tls = \"implicit\" or \"starttls\" if the server offers either\n", a.Name)
+		}
+	}
 	if n := len(res.Notes); n > 0 {
 		fmt.Fprintf(stderr, "fetchd import-config: %d option(s) not translated: see the notes at the top of the output\n", n)
 	}

@@ -121,3 +121,22 @@ func TestImportConfig_Usage(t *testing.T) {
 		})
 	}
 }
+
+// An account imported without TLS is named on stderr, not only in a
+// comment of the output.
+func TestImportConfig_WarnsOfCleartext(t *testing.T) {
+	dir := t.TempDir()
+	rc := filepath.Join(dir, "mpoprc")
+	src := "account plain\nhost pop.example.net\nuser u\npassword p\ntls off\nauth user\ndelivery maildir /m\n" +
+		"account safe\nhost pop.example.org\nuser u\npassword p\ntls on\ndelivery maildir /m\n"
+	if err := os.WriteFile(rc, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCLI("import-config", "--secrets-dir", filepath.Join(dir, "s"), "mpop", rc)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(errOut, "account plain logs in without TLS") || strings.Contains(errOut, "account safe logs in") {
+		t.Errorf("stderr %q: want a warning for plain only", errOut)
+	}
+}

@@ -2,6 +2,7 @@ package importconfig
 
 import (
 	"encoding/hex"
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -11,7 +12,7 @@ type mpGet = func(string) (mpSetting, bool)
 func (t *mpTranslator) tls(a *Account, get mpGet) {
 	switch {
 	case !t.on(get, "tls", false):
-		plaintext(a)
+		t.noTLS(a, get)
 	case t.on(get, "tls_starttls", true):
 		a.TLS = "starttls"
 	default:
@@ -54,6 +55,34 @@ func (t *mpTranslator) tls(a *Account, get mpGet) {
 		} else {
 			t.r.note(t.file, s.line, "tls_host_override "+s.arg, "not a host name")
 		}
+	}
+}
+
+// noTLS translates mpop's tls off (its default). mpop then sends no password
+// in cleartext: with auth on (the default) it considers only methods that
+// avoid it. fetchd's auto would fall back to USER/PASS, so the account gets
+// STLS instead, which fails loudly on a server without it; an explicit
+// method keeps the plaintext connection only where it hides the password.
+func (t *mpTranslator) noTLS(a *Account, get mpGet) {
+	line := a.line
+	if s, ok := get("tls"); ok {
+		line = s.line
+	}
+	auth := "on"
+	if s, ok := get("auth"); ok && s.arg != "" {
+		auth = strings.ToLower(s.arg)
+	}
+	switch auth {
+	case "on":
+		a.TLS = "starttls"
+		t.r.note(t.file, line, "tls off", `mpop sent no cleartext password then; fetchd requires STLS instead (tls = "starttls"). If the server offers no TLS at all, set tls = "none", allow_insecure = true and auth = "cram-md5", "scram-sha-256" or "apop"`)
+	case "apop", "cram-md5", "scram-sha-1", "scram-sha-256", "digest-md5", "gssapi", "ntlm":
+		a.TLS = "none"
+		a.AllowInsecure = true
+		a.comment("The source connected without TLS, with a login method that does not send the")
+		a.comment(`password in cleartext. Use tls = "implicit" or "starttls" if the server offers either.`)
+	default:
+		plaintext(a)
 	}
 }
 
@@ -172,6 +201,10 @@ func (t *mpTranslator) delivery(a *Account, get mpGet) {
 	case "exchange":
 		a.disable("delivery exchange: fetchd cannot write to an Exchange pickup directory")
 	default:
-		a.disable("unknown delivery method " + method)
+		if method == "" {
+			a.disable("delivery names no method (maildir, mbox or mda)")
+		} else {
+			a.disable(fmt.Sprintf("unknown delivery method %q", method))
+		}
 	}
 }

@@ -106,10 +106,29 @@ func parseMpop(file string, data []byte) (*mpFile, error) {
 			}
 			cur[cmd] = mpSetting{arg: arg, line: line}
 		default:
-			return nil, errf(line, "unknown command %q", cmd)
+			// Only the leading word: a line such as "password<NBSP>secret"
+			// is one "command", and must not be shown.
+			return nil, errf(line, "unknown command %q", shownWord(cmd))
 		}
 	}
 	return f, nil
+}
+
+// shownWord is the part of a word an error may quote: its leading run of
+// letters, digits and underscores, at most 32 bytes.
+func shownWord(w string) string {
+	n := 0
+	for n < len(w) && n < 32 {
+		c := w[n]
+		if c != '_' && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
+			break
+		}
+		n++
+	}
+	if n < len(w) {
+		return w[:n] + "…"
+	}
+	return w
 }
 
 // mpLine splits a line into command and argument; ok is false for blank

@@ -22,6 +22,7 @@ func TestParseErrors(t *testing.T) {
 		{"fetchmail unknown no", Fetchmail, "poll a user b no such\n", `bad.rc:1: unexpected "no"`},
 		{"fetchmail stray word", Fetchmail, "hello\n", `bad.rc:1: unexpected "hello": a statement starts with`},
 		{"mpop unknown command", Mpop, "defaults\ntls on\nhostt pop.example.com\n", `bad.rc:3: unknown command "hostt"`},
+		{"mpop password glued by a no-break space", Mpop, "account a\npassword\u00a0secret12\n", `bad.rc:2: unknown command "password…"`},
 		{"mpop first command", Mpop, "# c\nhost pop.example.com\n", "bad.rc:2: first command must be account or defaults"},
 		{"mpop unknown parent", Mpop, "account a : b\n", "bad.rc:1: account b not (yet) defined"},
 		{"mpop duplicate account", Mpop, "account a\naccount a\n", "bad.rc:2: account a was already defined"},
@@ -182,7 +183,7 @@ func TestSanitizeName(t *testing.T) {
 // TestPlaintextDropsPins: a fingerprint set while TLS is off is listed, not
 // written, since fetchd refuses pins without TLS.
 func TestPlaintextDropsPins(t *testing.T) {
-	rc := "account a\nhost h\nuser u\npassword p\ntls off\n" +
+	rc := "account a\nhost h\nuser u\npassword p\ntls off\nauth user\n" +
 		"tls_fingerprint 8F:4E:1C:2A:9B:33:70:D5:6E:21:A0:0C:7B:5D:E8:91:04:36:FF:12:9A:C3:58:B7:2D:60:E4:1F:83:CA:07:B9\n" +
 		"delivery maildir /m\n"
 	r, err := translate(Mpop, []source{{path: "rc", data: []byte(rc)}}, Options{})
@@ -195,5 +196,43 @@ func TestPlaintextDropsPins(t *testing.T) {
 	}
 	if !slices.ContainsFunc(r.Notes, func(n Note) bool { return n.Option == "tls_fingerprint" }) {
 		t.Errorf("the dropped pin is not listed: %v", r.Notes)
+	}
+}
+
+// TestMpopTLSOff: mpop with tls off sends no cleartext password unless told
+// to; the import must not do worse.
+func TestMpopTLSOff(t *testing.T) {
+	tests := []struct {
+		auth     string // "" = not set
+		tls      string
+		insecure bool
+		note     bool // a note explains the change
+	}{
+		{"", "starttls", false, true},
+		{"on", "starttls", false, true},
+		{"cram-md5", "none", true, false},
+		{"scram-sha-256", "none", true, false},
+		{"user", "none", true, false},
+		{"plain", "none", true, false},
+	}
+	for _, tt := range tests {
+		t.Run("auth="+tt.auth, func(t *testing.T) {
+			rc := "account a\nhost h\nuser u\npassword p\ntls off\ndelivery maildir /m\n"
+			if tt.auth != "" {
+				rc += "auth " + tt.auth + "\n"
+			}
+			r, err := translate(Mpop, []source{{path: "rc", data: []byte(rc)}}, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := r.Accounts[0]
+			if a.TLS != tt.tls || a.AllowInsecure != tt.insecure {
+				t.Errorf("tls %q, allow_insecure %v; want %q, %v", a.TLS, a.AllowInsecure, tt.tls, tt.insecure)
+			}
+			noted := slices.ContainsFunc(r.Notes, func(n Note) bool { return n.Option == "tls off" })
+			if noted != tt.note {
+				t.Errorf("note on tls off: %v, want %v (%v)", noted, tt.note, r.Notes)
+			}
+		})
 	}
 }
