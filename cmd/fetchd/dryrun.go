@@ -116,8 +116,36 @@ func (h *host) dryRun(ctx context.Context, req control.PollRequest) (control.Pol
 	if err != nil {
 		return control.PollResponse{}, fmt.Errorf("%w: %v", control.ErrUnknownAccount, err)
 	}
+	// A paused account is not logged into (its server rejected the last
+	// logins: one more could lock it), nor one being polled now (a server
+	// that locks the mailbox would answer that poll [IN-USE]).
+	busy := map[string]string{}
+	for _, as := range h.sched.Status().Accounts {
+		switch as.State {
+		case "paused":
+			busy[as.Name] = fmt.Sprintf("the account is paused (%s): run `fetchd resume %s` first", as.PausedReason, as.Name)
+		case "polling":
+			busy[as.Name] = "a poll of it is running: try again when it has ended"
+		}
+	}
+	var run []*config.Account
+	skipped := map[string]string{}
+	for _, a := range accounts {
+		if why, ok := busy[a.Name]; ok {
+			skipped[a.Name] = why
+		} else {
+			run = append(run, a)
+		}
+	}
+	results := dryRunAll(ctx, cfg, run, h.store, log, req.Sync == control.SyncInitialSync)
 	var resp control.PollResponse
-	for _, r := range dryRunAll(ctx, cfg, accounts, h.store, log, req.Sync == control.SyncInitialSync) {
+	for _, a := range accounts {
+		if why, ok := skipped[a.Name]; ok {
+			resp.Results = append(resp.Results, control.PollResult{Account: a.Name, Line: a.Name + ": dry run not done: " + why})
+			continue
+		}
+		r := results[0]
+		results = results[1:]
 		resp.Results = append(resp.Results, control.PollResult{
 			Account: r.Account, Line: dryRunLine(&r), OK: r.Err == nil, Report: dryRunReport(&r),
 		})

@@ -125,3 +125,28 @@ func TestOnce_DryRunThroughDaemon(t *testing.T) {
 	}
 	dm.Stop(10 * time.Second)
 }
+
+// A dry run through the daemon does not log into a paused account: its
+// server rejected the last logins, and one more could lock it.
+func TestOnce_DryRunThroughDaemonSkipsPaused(t *testing.T) {
+	srv := pop3test.NewServer(t)
+	srv.SetPassword("not-the-configured-one")
+	srv.Start()
+	dir := t.TempDir()
+	cfg := daemonConfig(t, dir, "", []fakeAccount{{name: "p", user: "user", srv: srv,
+		extra: "pause_after_auth_failures = 1\nschedule = \"@every 1h\"\njitter = \"0s\"\n"}})
+	dm := startDaemon(t, cfg)
+	eventually(t, 15*time.Second, "the pause", func() bool {
+		_, status := dm.Cmd("status", "-c", cfg)
+		return strings.Contains(status, "paused")
+	})
+	logins := len(srv.Commands())
+	code, out := dm.Cmd("once", "-c", cfg, "--dry-run")
+	if code == exitOK || !strings.Contains(out, "p: dry run not done: the account is paused") || !strings.Contains(out, "fetchd resume p") {
+		t.Errorf("dry run of a paused account: exit %d:\n%s", code, out)
+	}
+	if n := len(srv.Commands()); n != logins {
+		t.Errorf("the dry run sent %d commands to the paused account's server", n-logins)
+	}
+	dm.Stop(10 * time.Second)
+}

@@ -61,6 +61,16 @@ func buildDryRunAccount(a *config.Account, cfg *config.Config) (*fetch.Account, 
 		return nil, err
 	}
 	out.DryRun = true
+	if a.OAuth2 != nil {
+		// A refresh writes the token store: a dry run uses the stored
+		// access token or says it would refresh it.
+		client, err := oauthClient(a.OAuth2)
+		if err != nil {
+			return nil, fmt.Errorf("oauth2: %w", err)
+		}
+		src := oauth.NewSource(tokenStore(cfg), accountKey(a).String(), client, nil)
+		out.Secret, out.InvalidateSecret = src.StoredToken, nil
+	}
 	return out, nil
 }
 

@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -103,6 +104,29 @@ func (s *Source) Token(ctx context.Context) (string, error) {
 	}
 	s.set(tok)
 	return tok.AccessToken, nil
+}
+
+// ErrWouldRefresh is what StoredToken returns when only a refresh, which
+// writes the token store, would give a usable access token.
+var ErrWouldRefresh = errors.New("the stored OAuth2 access token has expired; a real poll would refresh it, which a dry run does not (it writes nothing)")
+
+// StoredToken is Token without a refresh: the stored access token if it is
+// still usable, for a dry run, which must not write the token store.
+func (s *Source) StoredToken(ctx context.Context) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	stored, err := s.store.Load(s.key)
+	if err != nil {
+		return "", err
+	}
+	if stored == nil {
+		return "", fmt.Errorf("no OAuth2 token stored: %w", ErrConsentNeeded)
+	}
+	if !usable(stored, "", time.Now()) {
+		return "", ErrWouldRefresh
+	}
+	return stored.AccessToken, nil
 }
 
 // Invalidate forgets the cached access token, for when the POP3 server

@@ -1,10 +1,12 @@
 package oauth
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -214,5 +216,31 @@ func TestSource_WaitHonoursContext(t *testing.T) {
 	start := time.Now()
 	if _, err := src.Token(ctx); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 300*time.Millisecond {
 		t.Errorf("Token while another refreshes, with a 50ms deadline: %v after %v, want DeadlineExceeded at once", err, time.Since(start))
+	}
+}
+
+// StoredToken, for a dry run, hands out a usable stored token and never
+// refreshes: a refresh writes the token store.
+func TestSource_StoredTokenNeverRefreshes(t *testing.T) {
+	f := newFakeProvider(t)
+	src, store := newTestSource(t, f, &oauth2.Token{AccessToken: "AT-stored", RefreshToken: f.newRefreshToken(),
+		Expiry: time.Now().Add(time.Hour), ExpiresIn: 3600})
+	if got, err := src.StoredToken(context.Background()); err != nil || got != "AT-stored" {
+		t.Fatalf("StoredToken = %q, %v, want the stored one", got, err)
+	}
+	expired := &oauth2.Token{AccessToken: "AT-old", RefreshToken: f.newRefreshToken(), Expiry: time.Now().Add(-time.Minute)}
+	if err := store.Save(testKey, expired); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(store.Path(testKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := src.StoredToken(context.Background()); !errors.Is(err, ErrWouldRefresh) || got != "" {
+		t.Fatalf("StoredToken of an expired token = %q, %v, want ErrWouldRefresh", got, err)
+	}
+	after, _ := os.ReadFile(store.Path(testKey))
+	if f.refreshCount() != 0 || !bytes.Equal(before, after) {
+		t.Errorf("%d refreshes, store changed %v; want none, unchanged", f.refreshCount(), !bytes.Equal(before, after))
 	}
 }
