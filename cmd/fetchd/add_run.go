@@ -156,6 +156,17 @@ func (a *adder) report(p *addPlan, cf *configFile, files []secretFile) {
 	for _, f := range files {
 		fmt.Fprintf(a.stdout, "  %s written to %s (mode 0600)\n", f.what, f.path)
 	}
+	if len(files) > 0 && os.Geteuid() == 0 {
+		// Written as root: a service running as another user (the system
+		// unit's fetchd) cannot read it, and fetchd refuses a secret file
+		// others may read.
+		fmt.Fprintf(a.stdout, "  owned by root: if fetchd runs as another user (the fetchd service does), `chown fetchd` the file, or use LoadCredential= and password_credential\n")
+	}
+	if a.keep {
+		fmt.Fprintf(a.stdout, "  keep = true: messages stay on the server; fetchd remembers which it delivered\n")
+	} else {
+		fmt.Fprintf(a.stdout, "  messages are deleted on the server once delivered (add --keep to leave them there)\n")
+	}
 	if p.oauth2 == "" {
 		fmt.Fprintf(a.stdout, "next: `fetchd once %s` polls it now; `fetchd run` polls it on its schedule\n", p.name)
 	}

@@ -150,6 +150,9 @@ func TestAdd_SRVInsideDomain(t *testing.T) {
 	if n := w.srv.Logins()["me@example.com"]; n != 1 {
 		t.Errorf("%d logins during the check, want 1", n)
 	}
+	if !strings.Contains(w.out.String(), "deleted on the server once delivered (add --keep") {
+		t.Errorf("the output does not say the account deletes delivered mail:\n%s", w.out.String())
+	}
 }
 
 // RFC 6186 §6: a target outside the address's domain is used only when the

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fetchd/internal/control"
 	"fmt"
 	"net"
 	"os"
@@ -263,6 +264,20 @@ func TestImportState_ThroughDaemon(t *testing.T) {
 	code, out = d.Cmd("once", "-c", w.cfg, "a")
 	if code != exitOK || !strings.Contains(out, "a: 1 fetched") {
 		t.Errorf("once through the daemon after the import: exit %d:\n%s", code, out)
+	}
+	// The daemon refuses a delete-mode account too: see errDeleteMode.
+	ids := filepath.Join(w.dir, "ids-d")
+	os.WriteFile(ids, fmt.Appendf(nil, "v@%s m1\n", w.host), 0o600)
+	code, out = d.Cmd("import-state", "-c", w.cfg, "fetchmail", ids)
+	if !strings.Contains(out, "d: not imported: the account deletes what it fetches (keep = false)") || strings.Contains(out, "d: 1 imported") {
+		t.Errorf("import for a delete-mode account through the daemon: exit %d:\n%s", code, out)
+	}
+	// The daemon decides with its own configuration, whatever a client
+	// that read another (edited, not reloaded) version sends it.
+	_, err := d.Client().ImportState(context.Background(), control.ImportRequest{Account: "d",
+		UIDLs: []control.ImportedUIDL{{UIDL: []byte("m1")}}})
+	if err == nil || !strings.Contains(err.Error(), "keep = false") {
+		t.Errorf("a direct import request for the delete-mode account: %v, want a refusal", err)
 	}
 	d.Stop(10 * time.Second)
 	checkImported(t, w, true)
