@@ -157,6 +157,7 @@ type host struct {
 	metrics *metrics.Metrics
 	stderr  io.Writer
 	started time.Time
+	servers fetch.Servers // what servers said of themselves, shared by all polls
 
 	mu          sync.Mutex
 	cfg         *config.Config
@@ -191,7 +192,7 @@ func (h *host) poll(ctx context.Context, a *config.Account, req schedule.Request
 	}
 	defer closeTargets(acct)
 	acct.Sync = req.Sync
-	p := &fetch.Poller{Store: h.store, Log: log, Drain: req.Drain, Notify: h.notify}
+	p := &fetch.Poller{Store: h.store, Log: log, Drain: req.Drain, Notify: h.notify, Servers: &h.servers}
 	return p.Poll(ctx, acct)
 }
 

@@ -124,7 +124,7 @@ func runPoll(ctx context.Context, name string, args []string, stdout, stderr io.
 
 	notifyOversize, notified := onceNotifier(cfg, log)
 	defer notified()
-	poller := &fetch.Poller{Store: store, Log: log, Notify: notifyOversize}
+	poller := &fetch.Poller{Store: store, Log: log, Notify: notifyOversize, Servers: &fetch.Servers{}}
 	results := make([]fetch.Result, len(polls))
 	var wg sync.WaitGroup
 	// The daemon's bounds: max_parallel polls at once, max_per_server of

@@ -124,6 +124,8 @@ type Poller struct {
 	// Notify, when set, sends an event to notify_command (a message over
 	// max_message_size left on the server, once per message).
 	Notify func(event, account, message string, details map[string]any)
+	// Servers, when set, is shared by the polls of one process (servers.go).
+	Servers *Servers
 }
 
 func (p *Poller) draining() bool {
@@ -172,8 +174,12 @@ func (p *Poller) Poll(ctx context.Context, a *Account) (res Result) {
 		defer cancel()
 	}
 	cfg := a.Server
-	// A server that pipelined last poll gets its first commands pipelined.
+	// A server that pipelined last poll, or in another account's session
+	// of this process, gets its first commands pipelined.
 	if last, err := p.Store.LastPolls(a.Key, 1); err == nil && len(last) == 1 && last[0].Pipelining {
+		cfg.ExpectPipelining = true
+	}
+	if p.Servers.expectPipelining(cfg) {
 		cfg.ExpectPipelining = true
 	}
 	if log.GetLevel() <= zerolog.TraceLevel {

@@ -52,6 +52,7 @@ func (s *session) run(ctx context.Context, password string) error {
 	}
 	s.res.LoginDelay = s.client.Capabilities().LoginDelay()
 	s.res.Pipelining = s.client.Pipelining()
+	s.poller.Servers.note(a.Server, s.res.Pipelining)
 	msgs, err := s.listing(uidl, uerr, list, lerr)
 	if err == nil {
 		err = s.loadState(msgs)
