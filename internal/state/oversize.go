@@ -112,15 +112,7 @@ func (s *Store) NoteOversize(key AccountKey, uidl string, n OversizeNote) error 
 		return s.wrap("note oversize", key, fmt.Errorf("uidl %q: %w", uidl, err))
 	}
 	return s.update("note oversize", key, func(tx *bbolt.Tx) error {
-		acct, err := ensureAccount(tx, key)
-		if err != nil {
-			return err
-		}
-		b, err := acct.CreateBucketIfNotExists(bucketOversize)
-		if err != nil {
-			return err
-		}
-		return b.Put([]byte(uidl), v)
+		return putUIDL(tx, key, bucketOversize, uidl, v)
 	})
 }
 
@@ -132,22 +124,10 @@ func (s *Store) ClearOversize(key AccountKey, uidls []string) error {
 		return nil
 	}
 	return s.update("clear oversize", key, func(tx *bbolt.Tx) error {
-		acct, err := account(tx, key)
-		if err != nil || acct == nil {
+		b, err := accountBucket(tx, key, bucketOversize)
+		if err != nil || b == nil {
 			return err
 		}
-		b := acct.Bucket(bucketOversize)
-		if b == nil {
-			return nil
-		}
-		for _, uidl := range uidls {
-			if uidl == "" {
-				continue
-			}
-			if err := b.Delete([]byte(uidl)); err != nil {
-				return fmt.Errorf("uidl %q: %w", uidl, err)
-			}
-		}
-		return nil
+		return deleteUIDLs(b, uidls)
 	})
 }

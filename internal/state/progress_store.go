@@ -9,11 +9,31 @@ import (
 // progressBucket returns the account's progress bucket, or nil if the account
 // has none (it is created by the first SetProgress).
 func progressBucket(tx *bbolt.Tx, key AccountKey) (*bbolt.Bucket, error) {
+	return accountBucket(tx, key, bucketProgress)
+}
+
+// accountBucket returns the account's bucket of that name; nil (and no
+// error) when the account or the bucket does not exist yet.
+func accountBucket(tx *bbolt.Tx, key AccountKey, name []byte) (*bbolt.Bucket, error) {
 	acct, err := account(tx, key)
 	if err != nil || acct == nil {
 		return nil, err
 	}
-	return acct.Bucket(bucketProgress), nil
+	return acct.Bucket(name), nil
+}
+
+// putUIDL stores v under uidl in the account's bucket of that name,
+// creating the account and the bucket as needed.
+func putUIDL(tx *bbolt.Tx, key AccountKey, name []byte, uidl string, v []byte) error {
+	acct, err := ensureAccount(tx, key)
+	if err != nil {
+		return err
+	}
+	b, err := acct.CreateBucketIfNotExists(name)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(uidl), v)
 }
 
 // forEachProgress decodes every progress entry of the bucket. A value that
@@ -67,15 +87,7 @@ func (s *Store) SetProgress(key AccountKey, uidl string, p Progress) error {
 		return s.wrap("set progress", key, fmt.Errorf("uidl %q: %w", uidl, err))
 	}
 	return s.update("set progress", key, func(tx *bbolt.Tx) error {
-		acct, err := ensureAccount(tx, key)
-		if err != nil {
-			return err
-		}
-		b, err := acct.CreateBucketIfNotExists(bucketProgress)
-		if err != nil {
-			return err
-		}
-		return b.Put([]byte(uidl), v)
+		return putUIDL(tx, key, bucketProgress, uidl, v)
 	})
 }
 
@@ -91,11 +103,12 @@ func (s *Store) ClearProgress(key AccountKey, uidls []string) error {
 		if err != nil || b == nil {
 			return err
 		}
-		return deleteProgress(b, uidls)
+		return deleteUIDLs(b, uidls)
 	})
 }
 
-func deleteProgress(b *bbolt.Bucket, uidls []string) error {
+// deleteUIDLs deletes the entries of uidls from b; missing ones are ignored.
+func deleteUIDLs(b *bbolt.Bucket, uidls []string) error {
 	for _, uidl := range uidls {
 		if uidl == "" {
 			continue
