@@ -21,8 +21,9 @@ func TestPoll_ServersShareWhatAServerAnnounced(t *testing.T) {
 		t.Run(map[bool]string{true: "shared", false: "not shared"}[shared], func(t *testing.T) {
 			e := newEnv(t, three, func(s *pop3test.Server) { s.Pipelining = true })
 			e.account.Auth = pop3.AuthUser
-			var logs bytes.Buffer
-			e.poller.Log = zerolog.New(&logs).Level(zerolog.TraceLevel)
+			// The committer logs too: a buffer safe for several writers.
+			logs := &syncBuffer{}
+			e.poller.Log = zerolog.New(logs).Level(zerolog.TraceLevel)
 			if shared {
 				e.poller.Servers = &Servers{}
 			}
@@ -31,11 +32,11 @@ func TestPoll_ServersShareWhatAServerAnnounced(t *testing.T) {
 			}
 			// Another mailbox on the same server: no poll history of its own.
 			e.account.Key.User = "other"
-			logs.Reset()
+			logs.reset()
 			if res := e.poll(); !res.OK() {
 				t.Fatalf("second poll %+v", res)
 			}
-			if got := userBeforeCapaAnswer(t, logs.Bytes()); got != shared {
+			if got := userBeforeCapaAnswer(t, logs.snapshot()); got != shared {
 				t.Errorf("USER sent before CAPA's answer: %v, want %v", got, shared)
 			}
 		})
@@ -64,4 +65,16 @@ func userBeforeCapaAnswer(t *testing.T, logs []byte) bool {
 	}
 	t.Fatalf("no CAPA and USER in the trace:\n%s", logs)
 	return false
+}
+
+func (s *syncBuffer) reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.Reset()
+}
+
+func (s *syncBuffer) snapshot() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return bytes.Clone(s.b.Bytes())
 }
