@@ -69,13 +69,7 @@ func (s *session) handle(ctx context.Context, st *step) error {
 	s.reportFetched()
 	if tracked {
 		now := s.poller.now()
-		// The record keeps the size LIST gave, not the bytes received: a
-		// server may add a final CRLF the listed size does not count, and
-		// mayDelete compares a later listing with this one.
-		size := n
-		if m.Size >= 0 {
-			size = m.Size
-		}
+		size := recordSize(m, n)
 		if err := s.poller.Store.MarkDelivered(a.Key, m.UID, size, now); err != nil {
 			// Delivered but not recorded: it must not be deleted, or a crash
 			// now would leave no trace of the delivery. The poll ends with

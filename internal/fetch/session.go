@@ -330,6 +330,9 @@ func (s *session) needsRetr(prog state.Progress) bool {
 	if prog.Spool != "" {
 		return false
 	}
+	if len(prog.Done) == 0 && len(prog.Planned) == 0 {
+		return true // a new message: the common case, without a map
+	}
 	done := map[string]bool{}
 	for id := range prog.Done {
 		done[id] = true
