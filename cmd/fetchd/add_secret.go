@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -143,23 +142,10 @@ func (a *adder) secretFiles(p *addPlan, dir string) []secretFile {
 	return out
 }
 
-// create writes the secret into a new file, mode 0600 from the start and
-// fsynced; it never replaces an existing file.
+// create writes the secret into a new file (config.WriteSecretFile).
 func (f secretFile) create() error {
-	fh, err := os.OpenFile(f.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
+	if err := config.WriteSecretFile(f.path, f.content); err != nil {
 		return fmt.Errorf("%s file: %w", f.what, err)
-	}
-	_, err = fh.WriteString(f.content + "\n")
-	if err == nil {
-		err = fh.Sync()
-	}
-	if cerr := fh.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(f.path)
-		return fmt.Errorf("%s file %s: %w", f.what, f.path, err)
 	}
 	return nil
 }

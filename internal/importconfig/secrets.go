@@ -2,6 +2,7 @@ package importconfig
 
 import (
 	"errors"
+	"fetchd/internal/config"
 	"fmt"
 	"io/fs"
 	"os"
@@ -78,7 +79,7 @@ func (r *Result) WriteSecrets(dir string, force bool) ([]string, error) {
 		if force {
 			write = replace
 		}
-		if err := write(s.path, []byte(s.value+"\n")); err != nil {
+		if err := write(s.path, s.value); err != nil {
 			if !force {
 				// All or nothing: a second run then starts clean.
 				for _, p := range written {
@@ -96,24 +97,23 @@ func (r *Result) WriteSecrets(dir string, force bool) ([]string, error) {
 }
 
 // writeNew creates path with O_EXCL, which also refuses a symlink there.
-func writeNew(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
+func writeNew(path, secret string) error {
+	if err := config.WriteSecretFile(path, secret); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("%s exists: move it away, or run again with --force to replace it", path)
 		}
 		return fmt.Errorf("password file: %w", err)
 	}
-	return finishFile(f, data)
+	return nil
 }
 
 // replace writes a new file beside path and renames it over path.
-func replace(path string, data []byte) error {
+func replace(path, secret string) error {
 	f, err := os.CreateTemp(filepath.Dir(path), ".import-*")
 	if err != nil {
 		return fmt.Errorf("password file: %w", err)
 	}
-	if err := finishFile(f, data); err != nil {
+	if err := finishFile(f, []byte(secret+"\n")); err != nil {
 		os.Remove(f.Name())
 		return err
 	}
