@@ -157,11 +157,11 @@ verdict=$("$BIN/verify" -cache "$CACHE" -got "$C_MAILDIR" -mode keep "${servers[
 cpu=$(awk -v u="$utime" -v s="$stime" -v t="$tck" 'BEGIN {printf "%.2f", (u+s)/t}')
 polls=$(awk '/^fetchd_polls_total\{/ {s+=$NF} END {print s+0}' "$WORK/logs/daemon1000.metrics" 2>/dev/null || echo "?")
 skipped=$(awk '/^fetchd_polls_skipped_total\{/ {s+=$NF} END {print s+0}' "$WORK/logs/daemon1000.metrics" 2>/dev/null || echo "?")
-errors=$(grep -c -i '"level":"error"\|ERR' "$LOG" || true)
+errors=$(grep -c ' ERR ' "$LOG" || true)
 md=$(
 	echo "## Row 9: $ACCOUNTS accounts under \`fetchd run\`, keep mode, every ${INTERVAL} s, for $((t1 - t0)) s"
 	echo
-	echo "bench/daemon1000.sh$( ((QUICK)) && echo " --quick"): $ACCOUNTS accounts on one Dovecot with $PER small messages each, RTT 0, default \`max_parallel\`, \`max_per_server\` and \`jitter\` (a tenth of the interval at most)."
+	echo "bench/daemon1000.sh$( ((QUICK)) && echo " --quick"): $ACCOUNTS accounts on one Dovecot with $PER small messages each, RTT 0, default \`max_parallel\` and \`max_per_server\`; each \`@every\` account has a fixed place in the interval, from a hash of its name."
 	echo
 	echo "$check"
 	echo "- fetchd: peak RSS (VmHWM) $(awk -v k="$hwm" 'BEGIN {printf "%.1f MiB", k/1024}'), CPU $cpu s (user+sys) over the whole run; /metrics counted $polls polls and $skipped skipped turns; $errors error lines in its log."

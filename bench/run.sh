@@ -128,7 +128,7 @@ if [[ -n ${FETCHD_BENCH_FETCHD:-} ]]; then
 	commit="the binary $FETCHD_BENCH_FETCHD"
 else
 	commit="commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-	if [[ -n $(git -C "$REPO" status --porcelain -- cmd internal go.mod go.sum ':!internal/testcorpus/benchmix*' 2>/dev/null) ]]; then
+	if [[ -n $(git -C "$REPO" status --porcelain -- cmd internal go.mod go.sum 2>/dev/null) ]]; then
 		commit="$commit with uncommitted changes under cmd/ or internal/"
 	fi
 	commit="$commit (the work tree at $(date -u +%H:%M) UTC)"
@@ -190,7 +190,7 @@ runs_for() {
 # PREPOLL is 1), measures with GNU time, verifies, and appends a raw line.
 one_run() {
 	local row=$1 client=$2 run=$3 corpus=$4 nacc=$5 port=$6 tls=$7 keep=$8 prepoll=$9
-	local kind=$client u i rc=0 tf log verdict mode=delete exact=() load1=""
+	local kind=$client u i rc=0 prerc=0 tf log verdict mode=delete exact=() load1=""
 	[[ $client == fetchd-nobig ]] && kind=fetchd
 	((keep)) && mode=keep
 	[[ $kind == fetchd ]] && exact=(-exact)
@@ -215,11 +215,7 @@ one_run() {
 	: >"$log"
 	if ((prepoll)); then
 		echo "--- first poll (not timed)" >>"$log"
-		"${C_PRE[@]}" "${AS_BENCH[@]}" "${C_CMD[@]}" >>"$log" 2>&1 || rc=$?
-		if ! ok_exit "$kind" "$rc"; then
-			say "row $row $client run $run: the first poll exited $rc; see $log"
-		fi
-		rc=0
+		"${C_PRE[@]}" "${AS_BENCH[@]}" "${C_CMD[@]}" >>"$log" 2>&1 || prerc=$?
 		echo "--- second poll (timed)" >>"$log"
 	fi
 	sync
@@ -227,11 +223,20 @@ one_run() {
 	/usr/bin/time -f '%e %U %S %M' -o "$tf" "${C_PRE[@]}" "${AS_BENCH[@]}" "${C_CMD[@]}" >>"$log" 2>&1 || rc=$?
 	local wall="" usr="" sys="" rss=""
 	read -r wall usr sys rss < <(tail -n 1 "$tf") || true
-	if ! verdict=$("$BIN/verify" -cache "$CACHE/$corpus" -got "$C_MAILDIR" -mode "$mode" "${exact[@]}" "${servers[@]}"); then
-		:
+	local vrc=0
+	verdict=$("$BIN/verify" -cache "$CACHE/$corpus" -got "$C_MAILDIR" -mode "$mode" "${exact[@]}" "${servers[@]}") || vrc=$?
+	# A run counts only when verify says ok: a verify that crashed or
+	# printed nothing fails it, as the report reads it.
+	if [[ $verdict != FAILED* && ($vrc -ne 0 || $verdict != ok:*) ]]; then
+		verdict="FAILED: bench/verify exited $vrc: ${verdict:-no output}"
 	fi
 	if ! ok_exit "$kind" "$rc"; then
 		verdict="FAILED: exit status $rc; ${verdict#ok: }"
+	fi
+	# The timed poll of a row with a first poll measures nothing new only
+	# if that first poll worked.
+	if ((prepoll)) && ! ok_exit "$kind" "$prerc"; then
+		verdict="FAILED: the first (untimed) poll exited $prerc; ${verdict#ok: }"
 	fi
 	if [[ $verdict == FAILED* ]]; then
 		FAILED=1

@@ -1,6 +1,6 @@
 // Command daemoncheck reads the poll history that `fetchd status --json` prints
 // after a `fetchd run` of bench/daemon1000.sh, and says whether every account
-// was polled on time: its first poll within one interval (plus the jitter
+// was polled on time: its first poll within one interval (plus the lateness
 // allowance and slack) of the daemon's start, never a longer gap between two
 // poll starts, its last poll recent at the end, and no poll failed. It prints
 // a markdown list. It exits 1 when a poll failed, or an account was never
@@ -36,7 +36,7 @@ func main() {
 	start := flag.Int64("start", 0, "when the daemon started, Unix seconds")
 	end := flag.Int64("end", 0, "when it was stopped, Unix seconds")
 	interval := flag.Duration("interval", 30*time.Second, "the accounts' schedule")
-	allow := flag.Duration("allow", 5*time.Second, "lateness allowed beyond the interval (jitter, start-up)")
+	allow := flag.Duration("allow", 5*time.Second, "lateness allowed beyond the interval (start-up, scheduling)")
 	flag.Parse()
 	data, err := os.ReadFile(*statusPath)
 	if err != nil {

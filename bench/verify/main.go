@@ -2,7 +2,7 @@
 // (bench/corpus gen) was delivered exactly once into the client's maildir, and
 // the server's mailboxes are as they must be afterwards.
 //
-//	verify -cache DIR -got MAILDIR -mode delete|keep [-exact] [-strict-extra] SERVER_MAILDIR...
+//	verify -cache DIR -got MAILDIR -mode delete|keep [-exact] SERVER_MAILDIR...
 //
 // A delivered message is recognised by its "X-Bench-Id: N" header field, looked
 // for at the start of a line in its first 256 KB (clients put their own header
