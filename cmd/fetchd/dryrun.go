@@ -48,23 +48,33 @@ func dryRunLocal(ctx context.Context, cfg *config.Config, accounts []*config.Acc
 	return code
 }
 
-// openDryRunStore opens the state store read-only. Without a store yet
-// (the first run), it reads an empty one made in a temporary directory and
-// removed afterwards, as a first poll would see it: the configured path is
-// not created.
+// openDryRunStore opens, read-only, a copy of the state store made in a
+// temporary directory and removed by the returned func: the store's lock is
+// held only while copying, so a `fetchd once` or `fetchd run` starting
+// meanwhile is not refused for the length of the dry run's sessions.
+// Without a store yet (the first run), it reads an empty one, as a first
+// poll would see it: the configured path is not created.
 func openDryRunStore(path string) (*state.Store, func(), error) {
-	s, err := state.OpenReadOnly(path, stateOpenTimeout)
-	if err == nil {
-		return s, func() { s.Close() }, nil
-	}
-	if !errors.Is(err, state.ErrNoStore) {
-		return nil, nil, err
-	}
 	dir, err := os.MkdirTemp("", "fetchd-dry-run-")
 	if err != nil {
-		return nil, nil, fmt.Errorf("no state store at %s yet, and no temporary one: %w", path, err)
+		return nil, nil, fmt.Errorf("a dry run reads a copy of the state store, and could not make a temporary directory for it: %w", err)
 	}
-	s, err = state.Open(filepath.Join(dir, "empty.db"), stateOpenTimeout)
+	copyPath := filepath.Join(dir, "fetchd.db")
+	orig, err := state.OpenReadOnly(path, stateOpenTimeout)
+	switch {
+	case err == nil:
+		err = orig.Snapshot(copyPath)
+		orig.Close()
+	case errors.Is(err, state.ErrNoStore):
+		var empty *state.Store
+		if empty, err = state.Open(copyPath, stateOpenTimeout); err == nil {
+			err = empty.Close()
+		}
+	}
+	var s *state.Store
+	if err == nil {
+		s, err = state.OpenReadOnly(copyPath, stateOpenTimeout)
+	}
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, nil, err
@@ -108,9 +118,7 @@ func dryRunAll(ctx context.Context, cfg *config.Config, accounts []*config.Accou
 // store the daemon holds, and leave the schedule and the accounts' status
 // alone.
 func (h *host) dryRun(ctx context.Context, req control.PollRequest) (control.PollResponse, error) {
-	if req.Sync == control.SyncMarkSeen || req.Retry {
-		return control.PollResponse{}, errors.New("a dry run cannot mark messages seen or release held ones: both write")
-	}
+	// The handler refuses DryRun with mark-seen or retry (both write).
 	cfg, log := h.current()
 	accounts, err := selectAccounts(cfg, req.Accounts)
 	if err != nil {

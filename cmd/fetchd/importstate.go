@@ -52,7 +52,11 @@ func runImportState(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	files, problems, err := importstate.Read(ctx, program, src)
 	if err != nil {
-		fmt.Fprintf(stderr, "fetchd import-state: %v\n", err)
+		hint := ""
+		if len(operands) == 1 && errors.Is(err, os.ErrNotExist) {
+			hint = fmt.Sprintf(" (where %s usually keeps its state): name the path, fetchd import-state %s PATH", program, program)
+		}
+		fmt.Fprintf(stderr, "fetchd import-state: %v%s\n", err, hint)
 		return exitUsage
 	}
 	code := exitOK
@@ -139,7 +143,7 @@ func planImport(cfg *config.Config, files []*importstate.File, out io.Writer) []
 				byName[a.Name] = uidls // even empty: the account is reported
 			}
 			if !matched {
-				fmt.Fprintf(out, "no account for %s in %s: skipped\n", m, cfg.Path)
+				fmt.Fprintf(out, "no account for %s in %s: skipped (an account matches on the same user and server, and port for getmail; fetchmail's server is the poll or via name)\n", m, cfg.Path)
 			}
 		}
 	}
@@ -158,14 +162,13 @@ func planImport(cfg *config.Config, files []*importstate.File, out io.Writer) []
 }
 
 // errDeleteMode refuses an import into an account that deletes what it
-// fetches. Imported records have no size (the other programs keep none),
-// and such an account deletes a recorded message it finds on the server;
-// without a size to compare, that deletion would rest on the UIDL alone, so
-// a server that reused a UIDL would lose a message fetchd never delivered.
-// Fetching the old messages again duplicates them instead, which loses
-// nothing.
-var errDeleteMode = errors.New("the account deletes what it fetches (keep = false), and fetchd would delete these messages on the server " +
-	"on the other program's word alone, with no size to check them by; import into keep = true, or let fetchd fetch them again")
+// fetches. Imported records have no size (the other programs keep none), and
+// fetchd deletes a known message only on a record whose size the listing
+// confirms (mayDelete in internal/fetch): such an account would fetch the
+// old messages again anyway, so the import would only mislead.
+var errDeleteMode = errors.New("the account deletes what it fetches (keep = false): fetchd would fetch these messages again " +
+	"before deleting them (the other program's record has no sizes to confirm them by), so the import would change nothing; " +
+	"set keep = true to keep them on the server, or let fetchd fetch them again")
 
 // importFunc imports uidls into a's records, or with --dry-run counts them.
 type importFunc func(ctx context.Context, a *config.Account, uidls []state.Imported) (added, known int, err error)
@@ -184,23 +187,26 @@ func importer(ctx context.Context, cfg *config.Config, dryRun bool, stderr io.Wr
 			return importThroughDaemon(ctx, client, a.Name, uidls, dryRun)
 		}, func() {}, exitOK
 	}
-	if _, err := os.Stat(cfg.State); dryRun && errors.Is(err, os.ErrNotExist) {
-		// No store yet, and a dry run must not create one: all is new.
-		return func(_ context.Context, _ *config.Account, uidls []state.Imported) (int, int, error) {
-			return countUnique(uidls), 0, nil
-		}, func() {}, exitOK
+	open := func() (*state.Store, func(), error) {
+		s, err := state.Open(cfg.State, stateOpenTimeout)
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, func() { s.Close() }, nil
 	}
-	// A dry run opens the store as any command does: opening a store
-	// writes nothing unless its schema is older (a migration the next poll
-	// would make anyway), and PreviewImport only reads.
-	store, err := state.Open(cfg.State, stateOpenTimeout)
+	if dryRun {
+		// Reads a copy, read-only: a dry run writes nothing, not even
+		// a new or migrated store.
+		open = func() (*state.Store, func(), error) { return openDryRunStore(cfg.State) }
+	}
+	store, closeStore, err := open()
 	if err != nil {
 		fmt.Fprintf(stderr, "fetchd import-state: %v\n", err)
 		return nil, nil, exitStateLocked
 	}
 	return func(_ context.Context, a *config.Account, uidls []state.Imported) (int, int, error) {
 		return importSeen(store, a, uidls, dryRun)
-	}, func() { store.Close() }, exitOK
+	}, closeStore, exitOK
 }
 
 // importSeen imports into, or with dryRun previews an import into, the
@@ -280,5 +286,3 @@ func dedupe(uidls []state.Imported) []state.Imported {
 	}
 	return out
 }
-
-func countUnique(uidls []state.Imported) int { return len(dedupe(uidls)) }

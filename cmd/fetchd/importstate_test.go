@@ -191,6 +191,18 @@ func TestImportState_DryRunWritesNothing(t *testing.T) {
 	if _, err := os.Stat(w.state); !os.IsNotExist(err) {
 		t.Errorf("the dry run created the store: %v", err)
 	}
+	// An empty file is not filled in either (state.Open would initialise it).
+	os.MkdirAll(filepath.Dir(w.state), 0o700)
+	if err := os.WriteFile(w.state, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := w.run(t, "import-state", "--dry-run", "-c", w.cfg, "fetchmail", src); code != exitOK || !strings.Contains(out, "a: 2 would be imported") {
+		t.Errorf("dry run on an empty store file: exit %d\n%s%s", code, out, errOut)
+	}
+	if fi, err := os.Stat(w.state); err != nil || fi.Size() != 0 {
+		t.Errorf("the dry run wrote the empty store file: %v, %v", fi, err)
+	}
+	os.Remove(w.state)
 	if code, _, _ := w.run(t, "import-state", "-c", w.cfg, "fetchmail", src); code != exitOK {
 		t.Fatal("import failed")
 	}

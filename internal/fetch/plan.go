@@ -109,7 +109,7 @@ func (s *session) decide(st *step, now time.Time) verdict {
 			// server that reuses or misreports UIDLs, a record made by
 			// --mark-seen or a state import, or one of a message deleted
 			// undelivered, gets a delivery (perhaps a duplicate) instead.
-			st.resized = deliveredHere(rec)
+			st.resized = deliveredHere(rec) && rec.Size > 0 && m.Size >= 0
 		}
 		st.prog = s.progress[m.UID]
 	case st.dup && a.Keep:

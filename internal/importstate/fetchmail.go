@@ -43,7 +43,7 @@ func parseFetchids(r io.Reader, name string, b *budget) (*File, error) {
 		key := host + "\x00" + user
 		m := byKey[key]
 		if m == nil {
-			m = &Mailbox{Program: Fetchmail, File: name, Server: host, User: user}
+			m = &Mailbox{Server: host, User: user}
 			byKey[key] = m
 			f.Mailboxes = append(f.Mailboxes, m)
 		}

@@ -58,7 +58,7 @@ func parseGetmail(r io.Reader, path string, b *budget) (*File, error) {
 		// getmail replaces those characters, and writes the port with %i.
 		return nil, fmt.Errorf("%s: not a getmail oldmail file: getmail would not make that name", path)
 	}
-	m := &Mailbox{Program: Getmail, File: path, Server: parts[1], Port: port, User: parts[3], name: name}
+	m := &Mailbox{Server: parts[1], Port: port, User: parts[3], name: name}
 	f := &File{Name: path, Mailboxes: []*Mailbox{m}}
 	ls := newLines(r)
 	for {

@@ -45,12 +45,10 @@ var ErrIMAP = errors.New("IMAP state")
 // Mailbox is one POP3 account's list of fetched messages in another
 // program's state.
 type Mailbox struct {
-	Program string // Fetchmail, Mpop or Getmail
-	File    string // where it was read
-	Server  string // as the program wrote it
-	Port    int    // 0: the program does not record the port
-	User    string
-	UIDLs   []UIDL
+	Server string // as the program wrote it
+	Port   int    // 0: the program does not record the port
+	User   string
+	UIDLs  []UIDL
 
 	// name is, for getmail, SERVER-PORT-USER from the file's name as
 	// getmail made it: Matches compares it, since the name cannot always

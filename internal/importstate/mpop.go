@@ -49,13 +49,12 @@ func parseMpop(r io.Reader, name string, b *budget) (*File, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: line %d: %w", name, ls.n, err)
 			}
-			m.File = name
 			cur, left = m, n
 			f.Mailboxes = append(f.Mailboxes, m)
 			continue
 		}
 		if strings.HasPrefix(line, " ") {
-			return nil, fmt.Errorf("%s: line %d: too few UIDLs for user %q at %s (%d missing): not an mpop UIDLs file, or a damaged one", name, ls.n, cur.User, cur.Server, left)
+			return nil, fmt.Errorf("%s: line %d: too few UIDLs for user %q at %q (%d missing): not an mpop UIDLs file, or a damaged one", name, ls.n, cur.User, cur.Server, left)
 		}
 		left--
 		if !validUIDL(line) {
@@ -71,7 +70,7 @@ func parseMpop(r io.Reader, name string, b *budget) (*File, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if left > 0 {
-		return nil, fmt.Errorf("%s: ends %d UIDL(s) short of the list of user %q at %s: not an mpop UIDLs file, or a damaged one", name, left, cur.User, cur.Server)
+		return nil, fmt.Errorf("%s: ends %d UIDL(s) short of the list of user %q at %q: not an mpop UIDLs file, or a damaged one", name, left, cur.User, cur.Server)
 	}
 	return f, nil
 }
@@ -94,7 +93,7 @@ func parseMpopHeader(line string) (*Mailbox, int, error) {
 	case user == "" || strings.Contains(user, " "):
 		return nil, 0, fmt.Errorf("list of host %q without a user name, or with a space in it", clip(host))
 	}
-	return &Mailbox{Program: Mpop, Server: host, User: user}, n, nil
+	return &Mailbox{Server: host, User: user}, n, nil
 }
 
 // clip shortens s for an error message.

@@ -85,3 +85,14 @@ func OpenReadOnly(path string, timeout time.Duration) (*Store, error) {
 	}
 	return s, nil
 }
+
+// Snapshot writes a consistent copy of the store to path (a new file, mode
+// 0600), in one read transaction: a dry run reads the copy, so that it holds
+// the store's lock only while copying, not for its network sessions.
+func (s *Store) Snapshot(path string) error {
+	err := s.db.View(func(tx *bbolt.Tx) error { return tx.CopyFile(path, 0o600) })
+	if err != nil {
+		return fmt.Errorf("copy state store %s to %s: %w", s.path, path, err)
+	}
+	return nil
+}
