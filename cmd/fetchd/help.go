@@ -108,7 +108,7 @@ Without PATH it reads the program's usual file: ~/.fetchmailrc (or $FETCHMAILHOM
 
 Passwords written inline in the source never appear in the output: each goes into a file of its own (mode 0600) in the secrets directory (--secrets-dir; by default the directory of the -c file, else $XDG_CONFIG_HOME/fetchd), which the configuration names. Review the result, then run fetchd check on it.`,
 		examples: []example{
-			{"fetchd import-config fetchmail > ~/.config/fetchd/config.toml", "translate ~/.fetchmailrc; then chmod 600 the result and run fetchd check"},
+			{"fetchd import-config fetchmail > ~/.config/fetchd/new.toml", "translate ~/.fetchmailrc into a new file (> empties an existing one first); then fetchd check -c it and move it into place"},
 			{"fetchd import-config getmail ~/.config/getmail/getmailrc-*", "merge several getmail rc files, one per account, into one configuration"},
 			{"fetchd import-config --secrets-dir /etc/fetchd/secrets mpop /root/.mpoprc", "root's mpop accounts, their passwords into files under /etc/fetchd/secrets"},
 		}},

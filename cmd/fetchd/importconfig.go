@@ -79,14 +79,23 @@ func runImportConfig(_ context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintf(stderr, "fetchd import-config: %v\n", err)
 		return exitFailed
 	}
-	summarize(stderr, res, written)
+	summarize(stderr, program, res, written)
 	return exitOK
 }
 
 // summarize tells the user on stderr what needs their attention.
-func summarize(stderr io.Writer, res *importconfig.Result, written []string) {
+func summarize(stderr io.Writer, program string, res *importconfig.Result, written []string) {
 	for _, p := range written {
 		fmt.Fprintf(stderr, "fetchd import-config: wrote a password to %s (mode 0600)\n", p)
+	}
+	var kept []string
+	for _, a := range res.Accounts {
+		if a.Disabled == "" && a.Keep {
+			kept = append(kept, a.Name)
+		}
+	}
+	if len(kept) > 0 {
+		fmt.Fprintf(stderr, "fetchd import-config: %s keep mail on the server: run `fetchd import-state %s` before the first poll, or every message there is delivered again\n", strings.Join(kept, ", "), program)
 	}
 	for _, a := range res.Accounts {
 		if a.Disabled == "" && a.AllowInsecure {

@@ -128,7 +128,7 @@ func TestImportConfig_WarnsOfCleartext(t *testing.T) {
 	dir := t.TempDir()
 	rc := filepath.Join(dir, "mpoprc")
 	src := "account plain\nhost pop.example.net\nuser u\npassword p\ntls off\nauth user\ndelivery maildir /m\n" +
-		"account safe\nhost pop.example.org\nuser u\npassword p\ntls on\ndelivery maildir /m\n"
+		"account safe\nhost pop.example.org\nuser u\npassword p\ntls on\nkeep on\ndelivery maildir /m\n"
 	if err := os.WriteFile(rc, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -138,5 +138,8 @@ func TestImportConfig_WarnsOfCleartext(t *testing.T) {
 	}
 	if !strings.Contains(errOut, "account plain logs in without TLS") || strings.Contains(errOut, "account safe logs in") {
 		t.Errorf("stderr %q: want a warning for plain only", errOut)
+	}
+	if !strings.Contains(errOut, "safe keep mail on the server: run `fetchd import-state mpop`") {
+		t.Errorf("stderr %q: want the reminder to import the state of the keep-mode account", errOut)
 	}
 }

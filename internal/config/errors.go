@@ -82,6 +82,12 @@ func accountLabel(id string) string {
 	return "account " + strconv.Quote(id)
 }
 
+// Suggest returns the candidate closest to key when it is close enough to
+// be a likely typo, else "": for importers' unknown words, where a word too
+// far from every candidate may be a password on a line of its own and must
+// not be shown.
+func Suggest(key string, candidates []string) string { return suggest(key, candidates) }
+
 // suggest returns the candidate closest to key when it is close enough to be
 // a likely typo, else "".
 func suggest(key string, candidates []string) string {

@@ -87,7 +87,18 @@ func (t *fmTranslator) tls(a *Account, last fmLast) {
 	case last.on("ssl"):
 		a.TLS = "implicit"
 	case last.has("sslproto") && proto == "":
-		plaintext(a)
+		switch auth := last["auth"].str(); auth {
+		case "", "any", "password":
+			plaintext(a) // fetchmail may have sent it in cleartext too
+		case "cram-md5":
+			a.TLS, a.AllowInsecure = "none", true // auth stays cram-md5
+			a.comment(`The source connected without TLS, with CRAM-MD5, which does not send the password.`)
+		default:
+			// A method fetchd does not speak: its auto could fall back to
+			// one that sends the password in cleartext.
+			a.TLS = "starttls"
+			t.r.note(t.file, last["sslproto"].line, "sslproto ''", "with auth "+auth+" fetchmail sent no cleartext password; fetchd requires STLS instead (tls = \"starttls\")")
+		}
 	default:
 		// fetchmail 6.4 requires TLS unless sslproto is empty: without
 		// ssl, that is STARTTLS (STLS).

@@ -91,11 +91,11 @@ func parseINI(file string, data []byte) (*iniFile, error) {
 			continue
 		}
 		if cur == nil {
-			return nil, errf(line, "%s comes before any [section] header: a getmail rc file starts with [retriever]", firstWord(value))
+			return nil, errf(line, "a line before any [section] header (not shown: it may hold a password): a getmail rc file starts with [retriever]")
 		}
 		n := strings.IndexAny(value, "=:")
 		if n <= 0 || strings.TrimSpace(value[:n]) == "" {
-			return nil, errf(line, "%s is not a key = value line", firstWord(value))
+			return nil, errf(line, "not a key = value line (not shown: it may hold a password, e.g. one broken onto a line of its own)")
 		}
 		k := strings.ToLower(strings.TrimSpace(value[:n]))
 		if _, dup := cur.keys[k]; dup {
@@ -107,18 +107,4 @@ func parseINI(file string, data []byte) (*iniFile, error) {
 	}
 	flush()
 	return f, nil
-}
-
-// firstWord quotes the start of a line for a message, and no more: the
-// rest may be a password.
-func firstWord(s string) string {
-	w, rest, _ := strings.Cut(s, " ")
-	if len(w) > 40 {
-		w = w[:40]
-	}
-	q := fmt.Sprintf("%q", w)
-	if rest != "" || len(w) < len(s) {
-		q = fmt.Sprintf("%q", w+" …")
-	}
-	return q
 }

@@ -73,16 +73,20 @@ func (t *mpTranslator) noTLS(a *Account, get mpGet) {
 		auth = strings.ToLower(s.arg)
 	}
 	switch auth {
-	case "on":
-		a.TLS = "starttls"
-		t.r.note(t.file, line, "tls off", `mpop sent no cleartext password then; fetchd requires STLS instead (tls = "starttls"). If the server offers no TLS at all, set tls = "none", allow_insecure = true and auth = "cram-md5", "scram-sha-256" or "apop"`)
-	case "apop", "cram-md5", "scram-sha-1", "scram-sha-256", "digest-md5", "gssapi", "ntlm":
+	case "apop", "cram-md5", "scram-sha-1", "scram-sha-256":
+		// fetchd speaks these: the plaintext connection keeps hiding the
+		// password (login sets auth to the method).
 		a.TLS = "none"
 		a.AllowInsecure = true
 		a.comment("The source connected without TLS, with a login method that does not send the")
 		a.comment(`password in cleartext. Use tls = "implicit" or "starttls" if the server offers either.`)
+	case "user", "plain", "login", "xoauth2", "oauthbearer":
+		plaintext(a) // the source sent it in cleartext too
 	default:
-		plaintext(a)
+		// "on", or a method fetchd does not speak (gssapi, ntlm, ...):
+		// fetchd's auto could fall back to one that sends the password.
+		a.TLS = "starttls"
+		t.r.note(t.file, line, "tls off", `mpop sent no cleartext password then; fetchd requires STLS instead (tls = "starttls"). If the server offers no TLS at all, set tls = "none", allow_insecure = true and auth = "cram-md5", "scram-sha-256" or "apop"`)
 	}
 }
 

@@ -1,6 +1,7 @@
 package importconfig
 
 import (
+	"fetchd/internal/config"
 	"fmt"
 	"maps"
 	"strings"
@@ -41,11 +42,16 @@ type mpFile struct {
 
 // mpCommands are the commands mpop 1.4 knows, besides defaults, account
 // and eval.
-var mpCommands = wordSet(`host port source_ip proxy_host proxy_port socket timeout connect_timeout
+const mpCommandWords = `host port source_ip proxy_host proxy_port socket timeout connect_timeout
 	pipelining auth user password passwordeval ntlmdomain tls tls_starttls tls_trust_file
 	tls_crl_file tls_fingerprint tls_key_file tls_cert_file tls_certcheck tls_priorities
 	tls_host_override tls_min_dh_prime_bits tls_force_sslv3 delivery uidls_file only_new keep
-	killsize skipsize filter received_header`)
+	killsize skipsize filter received_header`
+
+var (
+	mpCommands    = wordSet(mpCommandWords)
+	mpCommandList = strings.Fields(mpCommandWords) // for suggestions
+)
 
 func parseMpop(file string, data []byte) (*mpFile, error) {
 	f := &mpFile{}
@@ -106,29 +112,16 @@ func parseMpop(file string, data []byte) (*mpFile, error) {
 			}
 			cur[cmd] = mpSetting{arg: arg, line: line}
 		default:
-			// Only the leading word: a line such as "password<NBSP>secret"
-			// is one "command", and must not be shown.
-			return nil, errf(line, "unknown command %q", shownWord(cmd))
+			// A word far from every command may be a password on a line
+			// of its own (or glued to "password" by a no-break space):
+			// only a likely typo is shown.
+			if near := config.Suggest(cmd, mpCommandList); near != "" {
+				return nil, errf(line, "unknown command %q: did you mean %s?", cmd, near)
+			}
+			return nil, errf(line, "not an mpop command (the line is not shown: it may hold a password)")
 		}
 	}
 	return f, nil
-}
-
-// shownWord is the part of a word an error may quote: its leading run of
-// letters, digits and underscores, at most 32 bytes.
-func shownWord(w string) string {
-	n := 0
-	for n < len(w) && n < 32 {
-		c := w[n]
-		if c != '_' && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
-			break
-		}
-		n++
-	}
-	if n < len(w) {
-		return w[:n] + "…"
-	}
-	return w
 }
 
 // mpLine splits a line into command and argument; ok is false for blank

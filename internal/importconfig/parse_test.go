@@ -21,14 +21,15 @@ func TestParseErrors(t *testing.T) {
 		{"fetchmail number expected", Fetchmail, "poll a user b\n limit lots\n", `bad.rc:2: limit needs a number, got "lots"`},
 		{"fetchmail unknown no", Fetchmail, "poll a user b no such\n", `bad.rc:1: unexpected "no"`},
 		{"fetchmail stray word", Fetchmail, "hello\n", `bad.rc:1: unexpected "hello": a statement starts with`},
-		{"mpop unknown command", Mpop, "defaults\ntls on\nhostt pop.example.com\n", `bad.rc:3: unknown command "hostt"`},
-		{"mpop password glued by a no-break space", Mpop, "account a\npassword\u00a0secret12\n", `bad.rc:2: unknown command "password…"`},
+		{"mpop unknown command", Mpop, "defaults\ntls on\nhostt pop.example.com\n", `bad.rc:3: unknown command "hostt": did you mean host?`},
+		{"mpop password glued by a no-break space", Mpop, "account a\npassword\u00a0secret12\n", `bad.rc:2: not an mpop command (the line is not shown`},
 		{"mpop first command", Mpop, "# c\nhost pop.example.com\n", "bad.rc:2: first command must be account or defaults"},
 		{"mpop unknown parent", Mpop, "account a : b\n", "bad.rc:1: account b not (yet) defined"},
 		{"mpop duplicate account", Mpop, "account a\naccount a\n", "bad.rc:2: account a was already defined"},
 		{"mpop defaults argument", Mpop, "defaults x\n", "bad.rc:1: defaults takes no argument"},
-		{"getmail no section", Getmail, "type = SimplePOP3Retriever\n", `bad.rc:1: "type …" comes before any [section] header`},
-		{"getmail no delimiter", Getmail, "[retriever]\npassword my secret\n", `bad.rc:2: "password …" is not a key = value line`},
+		{"getmail no section", Getmail, "type = SimplePOP3Retriever\n", `bad.rc:1: a line before any [section] header (not shown`},
+		{"getmail no delimiter", Getmail, "[retriever]\npassword my secret\n", `bad.rc:2: not a key = value line (not shown`},
+		{"getmail password alone", Getmail, "[retriever]\npassword =\nhunter2secret\n", `bad.rc:3: not a key = value line (not shown`},
 		{"fetchmail password not shown", Fetchmail, "poll a user b password my secret\n", "bad.rc:1: unexpected a word next to a password (not shown"},
 		{"getmail duplicate key", Getmail, "[retriever]\nserver = a\nServer = b\n", "bad.rc:3: server is set twice in [retriever]"},
 		{"getmail duplicate section", Getmail, "[retriever]\n[retriever]\n", "bad.rc:2: section [retriever] appears twice"},
@@ -214,6 +215,9 @@ func TestMpopTLSOff(t *testing.T) {
 		{"scram-sha-256", "none", true, false},
 		{"user", "none", true, false},
 		{"plain", "none", true, false},
+		{"gssapi", "starttls", false, true},
+		{"ntlm", "starttls", false, true},
+		{"external", "starttls", false, true},
 	}
 	for _, tt := range tests {
 		t.Run("auth="+tt.auth, func(t *testing.T) {
@@ -232,6 +236,34 @@ func TestMpopTLSOff(t *testing.T) {
 			noted := slices.ContainsFunc(r.Notes, func(n Note) bool { return n.Option == "tls off" })
 			if noted != tt.note {
 				t.Errorf("note on tls off: %v, want %v (%v)", noted, tt.note, r.Notes)
+			}
+		})
+	}
+}
+
+// TestFetchmailNoTLS: sslproto ” turns TLS off; only where fetchmail may
+// have sent the password in cleartext does the import do the same.
+func TestFetchmailNoTLS(t *testing.T) {
+	tests := []struct{ auth, tls string }{
+		{"", "none"},
+		{"password", "none"},
+		{"cram-md5", "none"},
+		{"ntlm", "starttls"},
+		{"gssapi", "starttls"},
+	}
+	for _, tt := range tests {
+		t.Run("auth="+tt.auth, func(t *testing.T) {
+			rc := "poll h proto pop3"
+			if tt.auth != "" {
+				rc += " auth " + tt.auth
+			}
+			rc += " user u pass p sslproto ''\n"
+			r, err := translate(Fetchmail, []source{{path: "rc", data: []byte(rc)}}, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a := r.Accounts[0]; a.TLS != tt.tls || a.AllowInsecure != (tt.tls == "none") {
+				t.Errorf("tls %q, allow_insecure %v; want %q", a.TLS, a.AllowInsecure, tt.tls)
 			}
 		})
 	}
