@@ -36,7 +36,9 @@ fail() {
 describe=$(git describe --tags --always --dirty 2>/dev/null || echo unknown)
 version=${describe#v}
 version=${version//-/+}
-[[ $version =~ ^[0-9] ]] || version="0~git$version"
+# Only a tag (v1.2.3…) gives a release version: an untagged hash that
+# happens to start with a digit must still sort below every release.
+[[ $describe =~ ^v[0-9] ]] || version="0~git$version"
 arch=$(dpkg --print-architecture)
 bin="$work/fetchd"
 # Static whatever the environment says (scripts/test.sh exports

@@ -58,6 +58,8 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v fetchmail >/dev/null 2>&1 || missing+=(fetchmail)
 command -v mpop >/dev/null 2>&1 || missing+=(mpop)
 command -v getmail >/dev/null 2>&1 || missing+=(getmail6)
+# The benchmark smoke step runs fdm too: one apt-get run for everything.
+command -v fdm >/dev/null 2>&1 || missing+=(fdm)
 # The daemon tests check the unit files with systemd-analyze and read
 # /metrics with curl --unix-socket.
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)

@@ -71,6 +71,11 @@ func readConfigFile(path string) (*configFile, error) {
 		}
 		return nil, fmt.Errorf("fix the configuration first:\n%v", err)
 	}
+	// The file as it is must be valid: found at the end, after the login
+	// check, a problem of another account would read as the new one's.
+	if _, err := config.Load(cf.path); err != nil {
+		return nil, fmt.Errorf("fix the configuration first (nothing was asked or sent yet):\n%v", err)
+	}
 	for _, a := range raw.Account {
 		cf.names[a.Name] = true
 	}

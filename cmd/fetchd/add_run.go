@@ -112,6 +112,9 @@ func (a *adder) add(ctx context.Context, address string) error {
 // number, the first that no account has.
 func (a *adder) accountName(local, domain string, taken map[string]bool) (string, error) {
 	if a.name != "" {
+		if problem := config.CheckName(a.name); problem != "" {
+			return "", addUsageErr("--name %s", problem)
+		}
 		if taken[a.name] {
 			return "", addUsageErr("there is already an account named %q: choose another --name", a.name)
 		}
@@ -162,13 +165,25 @@ func (a *adder) report(p *addPlan, cf *configFile, files []secretFile) {
 		// others may read.
 		fmt.Fprintf(a.stdout, "  owned by root: if fetchd runs as another user (the fetchd service does), `chown fetchd` the file, or use LoadCredential= and password_credential\n")
 	}
-	if a.keep {
-		fmt.Fprintf(a.stdout, "  keep = true: messages stay on the server; fetchd remembers which it delivered\n")
-	} else {
-		fmt.Fprintf(a.stdout, "  messages are deleted on the server once delivered (add --keep to leave them there)\n")
+	// What the account does, [defaults] included, as fetchd check says it.
+	cfg, err := config.Load(cf.path)
+	if err == nil && cfg.Account(p.name) != nil {
+		acct := cfg.Account(p.name)
+		fmt.Fprintf(a.stdout, "  %s\n", acct.Describe())
+		if !acct.Keep {
+			fmt.Fprintf(a.stdout, "  messages are deleted on the server once delivered (add --keep, or keep = true, to leave them there)\n")
+		}
 	}
 	if p.oauth2 == "" {
-		fmt.Fprintf(a.stdout, "next: `fetchd once %s` polls it now; `fetchd run` polls it on its schedule\n", p.name)
+		next := "next: `fetchd once %s` polls it now; `fetchd run` polls it on its schedule"
+		if cfg != nil {
+			if d, err := findDaemon(context.Background(), cfg); err == nil && d != nil {
+				// once would go through the daemon, which does not know
+				// the account until it reads the file again.
+				next = "next: a daemon runs on this state store: reload it (systemctl reload fetchd, or kill -HUP its pid) so that it polls %s"
+			}
+		}
+		fmt.Fprintf(a.stdout, next+"\n", p.name)
 	}
 }
 

@@ -375,3 +375,35 @@ func TestAdd_CommandLine(t *testing.T) {
 		t.Fatalf("config %+v, %v", cfg, err)
 	}
 }
+
+// An invalid existing configuration or --name stops add before it asks for
+// or sends the password: found after the login, it would read as a problem
+// of the new account.
+func TestAdd_RefusesBeforeTheLogin(t *testing.T) {
+	tests := []struct {
+		name, existing, flagName, want string
+	}{
+		{"existing account invalid", "[[account]]\nname = \"old\"\nserver = \"pop.other.net\"\nuser = \"u\"\npassword_file = \"/tmp/pw\"\ntimeout = \"-5s\"\n[[account.deliver]]\nmaildir = \"/tmp/M\"\n",
+			"", "fix the configuration first"},
+		{"bad --name", "", "my work", "--name must only use letters"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newAddWorld(t)
+			if tt.existing != "" {
+				os.MkdirAll(filepath.Dir(w.config), 0o700)
+				if err := os.WriteFile(w.config, []byte(tt.existing), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			a := w.adder(t)
+			a.server, a.name = "pop.example.com:995", tt.flagName
+			if code := a.run(context.Background(), "me@example.com"); code != exitUsage || !strings.Contains(w.errb.String(), tt.want) {
+				t.Fatalf("exit %d, stderr %q; want exit %d and %q", code, w.errb.String(), exitUsage, tt.want)
+			}
+			if n := len(w.srv.Logins()); n != 0 {
+				t.Errorf("%d logins before the refusal, want none", n)
+			}
+		})
+	}
+}

@@ -100,6 +100,10 @@ func sourceKeys() []string {
 // Single-value checks, used by the schema. Each gets the decoded value and
 // returns what is wrong with it, or "".
 
+// CheckName says what is wrong with an account name, or "" when it is
+// valid: for commands that make up or take a name before writing it.
+func CheckName(name string) string { return checkName(name) }
+
 func checkName(v any) string {
 	s := v.(string)
 	if s == "" {
