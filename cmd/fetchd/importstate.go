@@ -257,6 +257,9 @@ func (h *host) ImportState(_ context.Context, req control.ImportRequest) (contro
 		uidls[i] = state.Imported{UIDL: string(u.UIDL), At: u.At}
 	}
 	added, known, err := importSeen(h.store, a, uidls, req.DryRun)
+	if errors.Is(err, errDeleteMode) {
+		return control.ImportResponse{}, fmt.Errorf("account %q: %w: %w", a.Name, control.ErrRefused, err)
+	}
 	if err != nil {
 		return control.ImportResponse{}, fmt.Errorf("account %q: import state: %w", a.Name, err)
 	}

@@ -110,6 +110,11 @@ type ImportResponse struct {
 // the configuration does not have; the handler answers 404.
 var ErrUnknownAccount = errors.New("no such account")
 
+// ErrRefused is what a Backend wraps when it refuses a request for a reason
+// the user can fix (such as an import into a delete-mode account); the
+// handler answers 409, not 500: the daemon is not at fault.
+var ErrRefused = errors.New("refused")
+
 // Backend is the daemon as the control API sees it.
 type Backend interface {
 	Status() Status

@@ -192,6 +192,8 @@ func (h *handler) backendError(w http.ResponseWriter, r *http.Request, err error
 	switch {
 	case errors.Is(err, ErrUnknownAccount):
 		h.fail(w, r, http.StatusNotFound, err)
+	case errors.Is(err, ErrRefused):
+		h.fail(w, r, http.StatusConflict, err)
 	case r.Context().Err() != nil:
 		// The client went away or the daemon is stopping; the answer may
 		// still reach a client that is waiting for it.

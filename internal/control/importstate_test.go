@@ -22,6 +22,9 @@ import (
 // ImportState makes fakeBackend a Backend: every UIDL of a known account is
 // new to it.
 func (b *fakeBackend) ImportState(ctx context.Context, req ImportRequest) (ImportResponse, error) {
+	if req.Account == "refused" {
+		return ImportResponse{}, fmt.Errorf("import: %w: the account deletes what it fetches", ErrRefused)
+	}
 	if !slices.Contains(b.accounts, req.Account) {
 		return ImportResponse{}, fmt.Errorf("import: %w: %q", ErrUnknownAccount, req.Account)
 	}
@@ -105,6 +108,7 @@ func TestHandler_ImportState(t *testing.T) {
 		{name: "nothing to import", method: "POST", body: `{"account":"home"}`, wantCode: 200, wantBody: `"account": "home"`},
 		{name: "no account", method: "POST", body: `{"uidls":[]}`, wantCode: 400, wantBody: "account: missing", wantError: true},
 		{name: "unknown account", method: "POST", body: `{"account":"nope"}`, wantCode: 404, wantError: true},
+		{name: "refused by the backend", method: "POST", body: `{"account":"refused"}`, wantCode: 409, wantError: true},
 		{name: "uidl not base64", method: "POST", body: `{"account":"work","uidls":[{"uidl":"a b"}]}`, wantCode: 400, wantError: true},
 		{name: "unknown field", method: "POST", body: `{"account":"work","dryrun":true}`, wantCode: 400, wantBody: "dryrun", wantError: true},
 		{name: "oversized", method: "POST", body: `{"account":"` + strings.Repeat("a", maxBody) + `"}`, wantCode: 413, wantError: true},

@@ -146,10 +146,10 @@ func (t *fmTranslator) path(o fmOpt) string {
 
 func (t *fmTranslator) user(a *Account, last fmLast) {
 	if o, ok := last["password"]; ok && o.str() != "" {
-		if validText(o.str()) {
+		if validPassword(o.str()) {
 			a.Password = o.str()
 		} else {
-			t.r.note(t.file, o.line, "password", "holds a NUL or invalid UTF-8, which fetchd cannot send: set a password source by hand")
+			t.r.note(t.file, o.line, "password", badPasswordNote)
 		}
 	}
 	a.noPassword = "fetchmail asked for it, or read it from ~/.netrc"

@@ -86,10 +86,10 @@ func (t *gmTranslator) password(s *iniSection) {
 	a.noPassword = "getmail read it from the Python keyring or ~/.netrc (use_netrc), or asked"
 	cmd, hasCmd := s.get("password_command")
 	if v, ok := s.get("password"); ok && v.val != "" {
-		if validText(v.val) {
+		if validPassword(v.val) {
 			a.Password = v.val
 		} else {
-			t.note(v, "password", "holds a NUL or invalid UTF-8, which fetchd cannot send: set a password source by hand")
+			t.note(v, "password", badPasswordNote)
 		}
 		if hasCmd {
 			t.note(cmd, "password_command", "password is set too, and takes precedence")

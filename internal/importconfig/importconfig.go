@@ -15,8 +15,10 @@
 package importconfig
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/user"
 	"strings"
@@ -110,6 +112,11 @@ func Import(program string, paths []string, opts Options) (*Result, error) {
 
 func readSource(path string) ([]byte, error) {
 	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		// errors.Unwrap: the bare "no such file or directory", without the
+		// path a second time.
+		return nil, fmt.Errorf("%s: %w: give the path of the configuration to import", path, errors.Unwrap(err))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}

@@ -157,13 +157,13 @@ func (t *mpTranslator) login(a *Account, get func(string) (mpSetting, bool)) {
 	pw, hasPW := get("password")
 	eval, hasEval := get("passwordeval")
 	switch {
-	case hasPW && pw.arg != "" && validText(pw.arg):
+	case hasPW && pw.arg != "" && validPassword(pw.arg):
 		a.Password = pw.arg
 		if hasEval && eval.arg != "" {
 			t.r.note(t.file, eval.line, "passwordeval", "password is set too, and takes precedence")
 		}
 	case hasPW && pw.arg != "":
-		t.r.note(t.file, pw.line, "password", "holds a NUL or invalid UTF-8, which fetchd cannot send: set a password source by hand")
+		t.r.note(t.file, pw.line, "password", badPasswordNote)
 	case hasEval && eval.arg != "" && validText(eval.arg):
 		a.PasswordCommand = []string{"/bin/sh", "-c", eval.arg}
 	case a.User != "" && a.Server != "":

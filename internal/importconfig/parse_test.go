@@ -268,3 +268,18 @@ func TestFetchmailNoTLS(t *testing.T) {
 		})
 	}
 }
+
+// A password with a line break cannot go into a password file (fetchd check
+// would refuse it): it is listed, not written.
+func TestPasswordWithLineBreakNotWritten(t *testing.T) {
+	r, err := translate(Fetchmail, []source{{path: "rc", data: []byte("poll h proto pop3 user u pass \"ab\\ncd\"\n")}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := r.Accounts[0]; a.Password != "" {
+		t.Errorf("password %q written", a.Password)
+	}
+	if !slices.ContainsFunc(r.Notes, func(n Note) bool { return n.Option == "password" && strings.Contains(n.Reason, "line break") }) {
+		t.Errorf("not listed: %v", r.Notes)
+	}
+}

@@ -82,6 +82,15 @@ func validText(s string) bool {
 	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
+// validPassword reports whether s can go into a password file: a line
+// break would end the password there (fetchd check refuses such a file).
+func validPassword(s string) bool {
+	return validText(s) && !strings.ContainsAny(s, "\r\n")
+}
+
+// badPasswordNote says why a password was not carried over.
+const badPasswordNote = "holds a NUL, a line break or invalid UTF-8, which fetchd cannot send: set a password source by hand"
+
 // commentText makes s safe inside a comment line: a line break would end
 // the comment and let the rest be read as TOML.
 func commentText(s string) string {
