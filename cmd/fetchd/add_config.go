@@ -72,8 +72,10 @@ func readConfigFile(path string) (*configFile, error) {
 		return nil, fmt.Errorf("fix the configuration first:\n%v", err)
 	}
 	// The file as it is must be valid: found at the end, after the login
-	// check, a problem of another account would read as the new one's.
-	if _, err := config.Load(cf.path); err != nil {
+	// check, a problem of another account would read as the new one's. A
+	// file without accounts yet cannot pass Load ("no accounts"): the
+	// final check of the whole new file covers it.
+	if _, err := config.Load(cf.path); err != nil && len(raw.Account) > 0 {
 		return nil, fmt.Errorf("fix the configuration first (nothing was asked or sent yet):\n%v", err)
 	}
 	for _, a := range raw.Account {

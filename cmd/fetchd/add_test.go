@@ -407,3 +407,20 @@ func TestAdd_RefusesBeforeTheLogin(t *testing.T) {
 		})
 	}
 }
+
+// A file with no account yet (a header, [defaults]) takes the first one.
+func TestAdd_FirstAccountIntoAFileWithoutAccounts(t *testing.T) {
+	w := newAddWorld(t)
+	os.MkdirAll(filepath.Dir(w.config), 0o700)
+	if err := os.WriteFile(w.config, []byte("log_level = \"debug\"\n\n[defaults]\ntrace_headers = false\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := w.adder(t)
+	a.server, a.maildir = "pop.example.com:995", "/tmp/mine"
+	if code := a.run(context.Background(), "me@example.com"); code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s", code, w.errb.String())
+	}
+	if acct := w.account(t, "example"); acct == nil || acct.TraceHeaders {
+		t.Errorf("account %+v, want one that inherits trace_headers = false", acct)
+	}
+}
